@@ -1,0 +1,605 @@
+//! The incremental decoder: structural validation of one reply at a time, then either borrowed
+//! frames or an owned, zero-copy [`Value`].
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::{Error, ErrorKind};
+use crate::frame::{Frame, Frames, Step, read_token};
+use crate::limits::Limits;
+use crate::value::{List, Pairs, Value};
+
+/// An incremental RESP2/RESP3 decoder.
+///
+/// # Driving it
+///
+/// Append bytes from the network to a buffer, then call [`Decoder::decode`] (owned values) or
+/// [`Decoder::decode_frames`] (borrowed frames) until it returns `Ok(None)`, which means "the
+/// next reply is not complete yet: read more bytes and call again". The decoder remembers how
+/// far it validated the incomplete reply, so a reply fed in many small pieces costs time
+/// linear in its size, never a re-parse from its start. Between two calls that return
+/// `Ok(None)` the caller must only append to the buffer, never change what is already in it.
+///
+/// An `Err` is final: the stream is no longer aligned on reply boundaries, and the decoder
+/// returns the same error until [`Decoder::reset`] (which a caller only uses with a fresh
+/// stream).
+///
+/// ```
+/// use bytes::BytesMut;
+/// use resp_proto::{Decoder, Value};
+///
+/// let mut decoder = Decoder::new();
+/// let mut buf = BytesMut::from(&b"*2\r\n:1\r\n"[..]);
+/// assert_eq!(decoder.decode(&mut buf)?, None); // half a reply: wait for more
+/// buf.extend_from_slice(b":2\r\n+OK\r\n");
+/// let first = decoder.decode(&mut buf)?.expect("complete");
+/// assert_eq!(first, Value::Array(vec![Value::Integer(1), Value::Integer(2)].into()));
+/// assert_eq!(decoder.decode(&mut buf)?, Some(Value::SimpleString("OK".into())));
+/// assert_eq!(decoder.decode(&mut buf)?, None);
+/// # Ok::<(), resp_proto::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Decoder {
+    limits: Limits,
+    /// Offset, within the current reply, of the next element to validate.
+    pos: usize,
+    /// Where the search for the end of a long simple line resumes.
+    line_from: usize,
+    /// Aggregates opened and not yet complete.
+    open: Vec<Level>,
+    /// Scratch space for building values, kept to avoid reallocating.
+    build: Vec<Partial>,
+    /// The first error; every later call returns it.
+    failed: Option<Error>,
+}
+
+/// An aggregate being validated.
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    kind: LevelKind,
+    /// Elements still expected (fixed-length) or seen so far (streamed).
+    count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LevelKind {
+    Fixed { attribute: bool },
+    Streamed { map: bool },
+    StreamedString,
+}
+
+impl Decoder {
+    /// A decoder with the default [`Limits`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A decoder with the given limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Decoder {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Forgets any partly validated reply and any error, for use with a new stream.
+    pub fn reset(&mut self) {
+        self.pos = 0;
+        self.line_from = 0;
+        self.open.clear();
+        self.failed = None;
+    }
+
+    /// Decodes the reply at the front of `buf`, removing its bytes from `buf`.
+    ///
+    /// Returns `Ok(None)` when `buf` does not hold a complete reply yet; nothing is removed then.
+    /// The payloads of the returned value share `buf`'s memory: no payload byte is copied
+    /// (streamed strings, whose chunks must be joined, are the one exception).
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, Error> {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        if self.pos == 0 {
+            match self.decode_scalar(buf)? {
+                Fast::Value(value) => return Ok(Some(value)),
+                Fast::NeedMore => return Ok(None),
+                Fast::Aggregate => {}
+            }
+        }
+        let Some(len) = self.validate(buf)? else {
+            return Ok(None);
+        };
+        let reply = buf.split_to(len).freeze();
+        self.build_value(&reply).map(Some)
+    }
+
+    /// Validates the reply at the front of `input` and returns its frames and its length.
+    ///
+    /// Returns `Ok(None)` when `input` does not hold a complete reply yet. Call again with the
+    /// same input extended by newly received bytes; validation resumes where it stopped. After
+    /// a complete reply the caller drops `len` bytes from the front of its buffer before the
+    /// next call. Nothing is allocated once the decoder is warm.
+    pub fn decode_frames<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> Result<Option<(Frames<'a>, usize)>, Error> {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        Ok(self
+            .validate(input)?
+            .map(|len| (Frames::new(&input[..len]), len)))
+    }
+
+    /// Fast path for a reply that is a single scalar: one pass, no validation stack.
+    fn decode_scalar(&mut self, buf: &mut BytesMut) -> Result<Fast, Error> {
+        let mut line_from = self.line_from;
+        let step = read_token(buf, 0, &self.limits, &mut line_from).inspect_err(|e| {
+            self.failed = Some(*e);
+        })?;
+        let Step::Token(frame, end) = step else {
+            self.line_from = line_from;
+            return Ok(Fast::NeedMore);
+        };
+        let base = buf.as_ptr() as usize;
+        let span = |payload: &[u8]| {
+            let start = payload.as_ptr() as usize - base;
+            start..start + payload.len()
+        };
+        let value = match frame {
+            Frame::Integer(i) => Value::Integer(i),
+            Frame::Null => Value::Null,
+            Frame::Boolean(b) => Value::Boolean(b),
+            Frame::Double(d) => Value::Double(d),
+            Frame::SimpleString(b"OK") => Value::SimpleString(Bytes::from_static(b"OK")),
+            Frame::SimpleString(b"QUEUED") => Value::SimpleString(Bytes::from_static(b"QUEUED")),
+            Frame::SimpleString(b"PONG") => Value::SimpleString(Bytes::from_static(b"PONG")),
+            Frame::SimpleString(s) => {
+                let range = span(s);
+                return Ok(Fast::Value(Value::SimpleString(
+                    take(buf, end).slice(range),
+                )));
+            }
+            Frame::Error(s) => {
+                let range = span(s);
+                return Ok(Fast::Value(Value::Error(take(buf, end).slice(range))));
+            }
+            Frame::BulkString(s) => {
+                let range = span(s);
+                return Ok(Fast::Value(Value::BulkString(take(buf, end).slice(range))));
+            }
+            Frame::BigNumber(s) => {
+                let range = span(s);
+                return Ok(Fast::Value(Value::BigNumber(take(buf, end).slice(range))));
+            }
+            Frame::BulkError(s) => {
+                let range = span(s);
+                return Ok(Fast::Value(Value::BulkError(take(buf, end).slice(range))));
+            }
+            Frame::Verbatim { format, text } => {
+                let range = span(text);
+                return Ok(Fast::Value(Value::Verbatim {
+                    format,
+                    text: take(buf, end).slice(range),
+                }));
+            }
+            // An aggregate or stream marker: the structural path handles it.
+            _ => return Ok(Fast::Aggregate),
+        };
+        buf.advance(end);
+        Ok(Fast::Value(value))
+    }
+
+    /// Structural validation, resumable: returns the length of the complete reply at the front
+    /// of `input`, or `None` when more bytes are needed.
+    fn validate(&mut self, input: &[u8]) -> Result<Option<usize>, Error> {
+        match self.validate_inner(input) {
+            Ok(Some(len)) => {
+                self.pos = 0;
+                self.line_from = 0;
+                Ok(Some(len))
+            }
+            Ok(None) => Ok(None),
+            Err(err) => {
+                self.failed = Some(err);
+                Err(err)
+            }
+        }
+    }
+
+    fn validate_inner(&mut self, input: &[u8]) -> Result<Option<usize>, Error> {
+        loop {
+            let start = self.pos;
+            let Step::Token(frame, end) =
+                read_token(input, start, &self.limits, &mut self.line_from)?
+            else {
+                return Ok(None);
+            };
+            self.pos = end;
+            self.line_from = 0;
+            if let Some(&Level {
+                kind: LevelKind::StreamedString,
+                count,
+            }) = self.open.last()
+            {
+                let Frame::Chunk(chunk) = frame else {
+                    return Err(Error::new(ErrorKind::UnexpectedStreamMarker, start));
+                };
+                if chunk.is_empty() {
+                    self.open.pop();
+                } else {
+                    let total = count + chunk.len() as u64;
+                    if total > self.limits.bulk_len() as u64 {
+                        return Err(Error::new(ErrorKind::BulkTooLong, start));
+                    }
+                    if let Some(level) = self.open.last_mut() {
+                        level.count = total;
+                    }
+                    continue;
+                }
+            } else {
+                match frame {
+                    Frame::Array(n) | Frame::Set(n) => {
+                        if self.open_aggregate(n.map(|n| n as u64), false, false, start)? {
+                            continue;
+                        }
+                    }
+                    Frame::Map(n) => {
+                        if self.open_aggregate(
+                            n.map(|n| (n as u64).saturating_mul(2)),
+                            true,
+                            false,
+                            start,
+                        )? {
+                            continue;
+                        }
+                    }
+                    Frame::Push(n) => {
+                        if self
+                            .open
+                            .iter()
+                            .any(|l| l.kind != LevelKind::Fixed { attribute: true })
+                        {
+                            return Err(Error::new(ErrorKind::NestedPush, start));
+                        }
+                        if self.open_aggregate(Some(n as u64), false, false, start)? {
+                            continue;
+                        }
+                    }
+                    Frame::Attribute(n) => {
+                        // The entries, then the value they describe.
+                        self.open_aggregate(
+                            Some((n as u64).saturating_mul(2).saturating_add(1)),
+                            false,
+                            true,
+                            start,
+                        )?;
+                        continue;
+                    }
+                    Frame::StreamedString => {
+                        self.open.push(Level {
+                            kind: LevelKind::StreamedString,
+                            count: 0,
+                        });
+                        continue;
+                    }
+                    Frame::Chunk(_) => {
+                        return Err(Error::new(ErrorKind::UnexpectedStreamMarker, start));
+                    }
+                    Frame::End => match self.open.last() {
+                        Some(&Level {
+                            kind: LevelKind::Streamed { map },
+                            count,
+                        }) => {
+                            if map && count % 2 == 1 {
+                                return Err(Error::new(ErrorKind::IncompleteMapEntry, start));
+                            }
+                            self.open.pop();
+                        }
+                        _ => return Err(Error::new(ErrorKind::UnexpectedStreamMarker, start)),
+                    },
+                    _ => {}
+                }
+            }
+            // An element is complete: count it against the aggregates it closes.
+            loop {
+                let Some(level) = self.open.last_mut() else {
+                    return Ok(Some(self.pos));
+                };
+                match level.kind {
+                    LevelKind::Fixed { .. } => {
+                        level.count -= 1;
+                        if level.count > 0 {
+                            break;
+                        }
+                        self.open.pop();
+                    }
+                    LevelKind::Streamed { map } => {
+                        level.count += 1;
+                        let entries = if map {
+                            level.count.div_ceil(2)
+                        } else {
+                            level.count
+                        };
+                        if entries > self.limits.aggregate_len() as u64 {
+                            return Err(Error::new(ErrorKind::AggregateTooLong, start));
+                        }
+                        break;
+                    }
+                    LevelKind::StreamedString => break,
+                }
+            }
+        }
+    }
+
+    /// Opens an aggregate of `elements` wire elements (`None`: streamed). Returns whether it
+    /// is open, that is, whether elements follow.
+    fn open_aggregate(
+        &mut self,
+        elements: Option<u64>,
+        map: bool,
+        attribute: bool,
+        at: usize,
+    ) -> Result<bool, Error> {
+        if elements == Some(0) {
+            return Ok(false);
+        }
+        if self.open.len() >= self.limits.depth() {
+            return Err(Error::new(ErrorKind::TooDeep, at));
+        }
+        let level = match elements {
+            Some(count) => Level {
+                kind: LevelKind::Fixed { attribute },
+                count,
+            },
+            None => Level {
+                kind: LevelKind::Streamed { map },
+                count: 0,
+            },
+        };
+        self.open.push(level);
+        Ok(true)
+    }
+
+    /// Builds the value of a validated reply, slicing payloads out of `reply`.
+    fn build_value(&mut self, reply: &Bytes) -> Result<Value, Error> {
+        let base = reply.as_ptr() as usize;
+        let slice = |payload: &[u8]| {
+            let start = payload.as_ptr() as usize - base;
+            reply.slice(start..start + payload.len())
+        };
+        let stack = &mut self.build;
+        stack.clear();
+        for frame in Frames::new(reply) {
+            let value = match frame {
+                Frame::SimpleString(s) => Value::SimpleString(slice(s)),
+                Frame::Error(s) => Value::Error(slice(s)),
+                Frame::Integer(i) => Value::Integer(i),
+                Frame::BulkString(s) => Value::BulkString(slice(s)),
+                Frame::Null => Value::Null,
+                Frame::Double(d) => Value::Double(d),
+                Frame::Boolean(b) => Value::Boolean(b),
+                Frame::BigNumber(s) => Value::BigNumber(slice(s)),
+                Frame::BulkError(s) => Value::BulkError(slice(s)),
+                Frame::Verbatim { format, text } => Value::Verbatim {
+                    format,
+                    text: slice(text),
+                },
+                Frame::Array(Some(0)) => Value::Array(List::new()),
+                Frame::Set(Some(0)) => Value::Set(List::new()),
+                Frame::Map(Some(0)) => Value::Map(Pairs::new()),
+                Frame::Array(n) => {
+                    stack.push(Partial::list(ListKind::Array, n));
+                    continue;
+                }
+                Frame::Set(n) => {
+                    stack.push(Partial::list(ListKind::Set, n));
+                    continue;
+                }
+                Frame::Push(n) => {
+                    stack.push(Partial::list(ListKind::Push, Some(n)));
+                    continue;
+                }
+                Frame::Map(n) => {
+                    stack.push(Partial::pairs(false, n));
+                    continue;
+                }
+                Frame::Attribute(n) => {
+                    // Consecutive attribute blocks merge into one.
+                    if let Some(Partial::Attributed(pairs)) = stack.last_mut() {
+                        let pairs = core::mem::take(pairs);
+                        stack.pop();
+                        let mut partial = Partial::pairs(true, Some(n));
+                        if let Partial::Pairs { pairs: merged, .. } = &mut partial {
+                            merged.splice(0..0, pairs.into_vec());
+                        }
+                        stack.push(partial);
+                    } else {
+                        stack.push(Partial::pairs(true, Some(n)));
+                    }
+                    if n == 0 {
+                        if let Some(Partial::Pairs { pairs, .. }) = stack.pop() {
+                            stack.push(Partial::Attributed(pairs.into()));
+                        }
+                    }
+                    continue;
+                }
+                Frame::StreamedString => {
+                    stack.push(Partial::String(Vec::new()));
+                    continue;
+                }
+                Frame::Chunk(chunk) => {
+                    if let Some(Partial::String(text)) = stack.last_mut() {
+                        if !chunk.is_empty() {
+                            text.extend_from_slice(chunk);
+                            continue;
+                        }
+                    }
+                    match stack.pop() {
+                        Some(Partial::String(text)) => Value::BulkString(Bytes::from(text)),
+                        _ => return Err(Error::new(ErrorKind::UnexpectedStreamMarker, 0)),
+                    }
+                }
+                Frame::End => match stack.pop() {
+                    Some(mut partial) => partial.finish(),
+                    None => return Err(Error::new(ErrorKind::UnexpectedStreamMarker, 0)),
+                },
+            };
+            if let Some(done) = emit(stack, value) {
+                return Ok(done);
+            }
+        }
+        // Validation guarantees a complete reply; reaching here means it was not.
+        Err(Error::new(ErrorKind::MissingCrlf, reply.len()))
+    }
+}
+
+/// What the single-scalar fast path found.
+enum Fast {
+    Value(Value),
+    NeedMore,
+    Aggregate,
+}
+
+/// Removes the first `end` bytes of `buf` as a frozen, shareable buffer.
+fn take(buf: &mut BytesMut, end: usize) -> Bytes {
+    buf.split_to(end).freeze()
+}
+
+/// Hands a complete value to the innermost open aggregate, closing every aggregate it
+/// completes; returns the whole reply once the outermost one is complete.
+fn emit(stack: &mut Vec<Partial>, mut value: Value) -> Option<Value> {
+    loop {
+        let Some(top) = stack.last_mut() else {
+            return Some(value);
+        };
+        match top.push(value) {
+            None => return None,
+            Some(complete) => {
+                stack.pop();
+                value = complete;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ListKind {
+    Array,
+    Set,
+    Push,
+}
+
+/// An aggregate under construction.
+#[derive(Debug)]
+enum Partial {
+    List {
+        kind: ListKind,
+        items: Vec<Value>,
+        remaining: Option<usize>,
+    },
+    Pairs {
+        attribute: bool,
+        pairs: Vec<(Value, Value)>,
+        key: Option<Value>,
+        remaining: Option<usize>,
+    },
+    /// Attribute entries waiting for the value they describe.
+    Attributed(Pairs),
+    String(Vec<u8>),
+}
+
+impl Partial {
+    fn list(kind: ListKind, len: Option<usize>) -> Self {
+        // The reply is complete and validated, so `len` elements are really there.
+        let items = Vec::with_capacity(len.unwrap_or(0));
+        Partial::List {
+            kind,
+            items,
+            remaining: len,
+        }
+    }
+
+    fn pairs(attribute: bool, len: Option<usize>) -> Self {
+        let pairs = Vec::with_capacity(len.unwrap_or(0));
+        Partial::Pairs {
+            attribute,
+            pairs,
+            key: None,
+            remaining: len,
+        }
+    }
+
+    /// Adds an element; returns the finished value when this was the last one.
+    fn push(&mut self, value: Value) -> Option<Value> {
+        match self {
+            Partial::List {
+                items, remaining, ..
+            } => {
+                items.push(value);
+                if let Some(left) = remaining {
+                    *left -= 1;
+                    if *left == 0 {
+                        return Some(self.finish());
+                    }
+                }
+                None
+            }
+            Partial::Pairs {
+                attribute,
+                pairs,
+                key,
+                remaining,
+            } => {
+                match key.take() {
+                    None => *key = Some(value),
+                    Some(k) => {
+                        pairs.push((k, value));
+                        if let Some(left) = remaining {
+                            *left -= 1;
+                            if *left == 0 {
+                                if *attribute {
+                                    let entries = core::mem::take(pairs);
+                                    *self = Partial::Attributed(entries.into());
+                                    return None;
+                                }
+                                return Some(self.finish());
+                            }
+                        }
+                    }
+                }
+                None
+            }
+            Partial::Attributed(attributes) => Some(Value::Attribute {
+                attributes: core::mem::take(attributes),
+                value: Box::new(value),
+            }),
+            // Validation only lets chunks into a streamed string.
+            Partial::String(_) => None,
+        }
+    }
+
+    /// The value of a complete aggregate.
+    fn finish(&mut self) -> Value {
+        match self {
+            Partial::List { kind, items, .. } => {
+                let list = List::from(core::mem::take(items));
+                match kind {
+                    ListKind::Array => Value::Array(list),
+                    ListKind::Set => Value::Set(list),
+                    ListKind::Push => Value::Push(list),
+                }
+            }
+            Partial::Pairs { pairs, .. } => Value::Map(Pairs::from(core::mem::take(pairs))),
+            Partial::Attributed(_) => Value::Null,
+            Partial::String(text) => Value::BulkString(Bytes::from(core::mem::take(text))),
+        }
+    }
+}

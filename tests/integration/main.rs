@@ -1,0 +1,1 @@
+//! Integration suites against real redis-server processes.

@@ -1,0 +1,1 @@
+//! Server fixtures shared by the integration suites.
