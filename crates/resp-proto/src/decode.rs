@@ -245,50 +245,36 @@ impl Decoder {
                     continue;
                 }
             } else {
-                match frame {
+                let opened = match frame {
                     Frame::Array(n) | Frame::Set(n) => {
-                        if self.open_aggregate(n.map(|n| n as u64), false, false, start)? {
-                            continue;
-                        }
+                        self.open_aggregate(n.map(|n| n as u64), false, false, start)?
                     }
                     Frame::Map(n) => {
-                        if self.open_aggregate(
-                            n.map(|n| (n as u64).saturating_mul(2)),
-                            true,
-                            false,
-                            start,
-                        )? {
-                            continue;
-                        }
+                        let elements = n.map(|n| (n as u64).saturating_mul(2));
+                        self.open_aggregate(elements, true, false, start)?
                     }
                     Frame::Push(n) => {
-                        if self
+                        let nested = self
                             .open
                             .iter()
-                            .any(|l| l.kind != LevelKind::Fixed { attribute: true })
-                        {
+                            .any(|l| l.kind != LevelKind::Fixed { attribute: true });
+                        if nested {
                             return Err(Error::new(ErrorKind::NestedPush, start));
                         }
-                        if self.open_aggregate(Some(n as u64), false, false, start)? {
-                            continue;
-                        }
+                        self.open_aggregate(Some(n as u64), false, false, start)?
                     }
                     Frame::Attribute(n) => {
                         // The entries, then the value they describe.
-                        self.open_aggregate(
-                            Some((n as u64).saturating_mul(2).saturating_add(1)),
-                            false,
-                            true,
-                            start,
-                        )?;
-                        continue;
+                        let elements = (n as u64).saturating_mul(2).saturating_add(1);
+                        self.open_aggregate(Some(elements), false, true, start)?
                     }
                     Frame::StreamedString => {
-                        self.open.push(Level {
+                        let level = Level {
                             kind: LevelKind::StreamedString,
                             count: 0,
-                        });
-                        continue;
+                        };
+                        self.open.push(level);
+                        true
                     }
                     Frame::Chunk(_) => {
                         return Err(Error::new(ErrorKind::UnexpectedStreamMarker, start));
@@ -302,10 +288,14 @@ impl Decoder {
                                 return Err(Error::new(ErrorKind::IncompleteMapEntry, start));
                             }
                             self.open.pop();
+                            false
                         }
                         _ => return Err(Error::new(ErrorKind::UnexpectedStreamMarker, start)),
                     },
-                    _ => {}
+                    _ => false,
+                };
+                if opened {
+                    continue;
                 }
             }
             // An element is complete: count it against the aggregates it closes.
@@ -424,10 +414,10 @@ impl Decoder {
                     } else {
                         stack.push(Partial::pairs(true, Some(n)));
                     }
-                    if n == 0 {
-                        if let Some(Partial::Pairs { pairs, .. }) = stack.pop() {
-                            stack.push(Partial::Attributed(pairs.into()));
-                        }
+                    if n == 0
+                        && let Some(Partial::Pairs { pairs, .. }) = stack.pop()
+                    {
+                        stack.push(Partial::Attributed(pairs.into()));
                     }
                     continue;
                 }
@@ -436,11 +426,11 @@ impl Decoder {
                     continue;
                 }
                 Frame::Chunk(chunk) => {
-                    if let Some(Partial::String(text)) = stack.last_mut() {
-                        if !chunk.is_empty() {
-                            text.extend_from_slice(chunk);
-                            continue;
-                        }
+                    if let Some(Partial::String(text)) = stack.last_mut()
+                        && !chunk.is_empty()
+                    {
+                        text.extend_from_slice(chunk);
+                        continue;
                     }
                     match stack.pop() {
                         Some(Partial::String(text)) => Value::BulkString(Bytes::from(text)),
