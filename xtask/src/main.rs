@@ -1,2 +1,59 @@
-//! Project automation. Run `cargo xtask help`.
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! Commands:
+//!
+//! * `test [ARGS...]`: makes sure the Redis binaries the integration tests start are installed
+//!   (installing them with apt-get when run as root on Debian or Ubuntu), then runs every test
+//!   of the workspace. Extra arguments go to `cargo test`.
+//!
+//! xtask depends on nothing but the standard library, so it builds in seconds.
+
+mod provision;
+
+use std::env;
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let mut args = env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_deref() {
+        Some("test") => test(&rest),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test [ARGS...]   install redis-server, redis-sentinel and redis-tools when missing, then run
+                   every test of the workspace (ARGS go to `cargo test`)
+";
+
+/// `cargo xtask test`: provision, then `cargo test --workspace --locked`.
+fn test(extra: &[String]) -> Result<(), String> {
+    provision::ensure_redis()?;
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["test", "--workspace", "--locked"])
+        .args(extra)
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo test failed ({status})"))
+    }
+}
