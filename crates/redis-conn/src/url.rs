@@ -303,13 +303,13 @@ fn apply_query(
     if keepalive {
         config.keepalive = Some(Keepalive::new());
     }
-    if let (Some(path), Some(query)) = (path_db, query_db) {
-        if path != query {
-            return Err(ConfigError::new(
-                "db",
-                format!("the path says {path} and the query says {query}"),
-            ));
-        }
+    if let (Some(path), Some(query)) = (path_db, query_db)
+        && path != query
+    {
+        return Err(ConfigError::new(
+            "db",
+            format!("the path says {path} and the query says {query}"),
+        ));
     }
     config.db = query_db.or(path_db).unwrap_or(0);
     Ok(())
