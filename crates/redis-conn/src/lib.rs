@@ -1,4 +1,5 @@
-//! Connections to a Redis server: configuration and URLs.
+//! Connections to a Redis server: configuration and URLs, TCP and Unix transports, the
+//! handshake, timeouts and health checks.
 //!
 //! This crate is the I/O layer of the client: it knows where a server is and how to talk to
 //! it, and nothing about command names beyond its handshake. Most users reach it through the
@@ -18,9 +19,16 @@
 //! ```
 
 mod config;
+mod connection;
+mod error;
 mod secret;
+mod tls;
+mod transport;
 mod url;
 
 pub use crate::config::{Address, ConnectionConfig, ConnectionConfigBuilder, Keepalive, TlsConfig};
+pub use crate::connection::Connection;
+pub use crate::error::{Error, Phase, ServerError, ServerErrorKind};
 pub use crate::secret::Secret;
+pub use crate::transport::Transport;
 pub use crate::url::ConfigError;

@@ -1,0 +1,504 @@
+//! [`Connection`]: one socket, one decoder, one request at a time.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use resp_proto::{Decoder, Protocol, Value};
+
+use crate::config::{Address, ConnectionConfig};
+use crate::error::{Error, Phase, ServerError, ServerErrorKind};
+use crate::tls;
+use crate::transport::{self, Transport};
+
+/// Smallest free space offered to a read system call.
+const MIN_READ: usize = 16 * 1024;
+/// Largest free space zero-filled and offered to one read system call.
+const MAX_READ: usize = 1024 * 1024;
+
+/// One connection to a server, after its handshake.
+///
+/// # Driving it
+///
+/// Write a request with [`Connection::send`] (one command) or [`Connection::send_packed`]
+/// (bytes already encoded, any number of commands, one write system call), then read exactly
+/// one reply per command with [`Connection::read_reply`]. [`Connection::request`] does both for
+/// one command. RESP3 push messages that arrive in between are kept apart and read with
+/// [`Connection::next_push`].
+///
+/// Any I/O error, timeout or protocol error while a request is in flight *breaks* the
+/// connection: the socket is shut down, and every later call returns [`Error::Broken`]. A
+/// late reply can therefore never be read as the answer to a later request. A server error
+/// reply does not break it.
+///
+/// ```no_run
+/// use redis_conn::{Connection, ConnectionConfig};
+///
+/// let config = ConnectionConfig::from_url("redis://127.0.0.1:6379/0")?;
+/// let mut conn = Connection::open(&config)?;
+/// conn.request(&[b"SET", b"greeting", b"hello"])?;
+/// let reply = conn.request(&[b"GET", b"greeting"])?;
+/// assert_eq!(reply.as_bytes().map(|b| &b[..]), Some(&b"hello"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    transport: Box<dyn Transport>,
+    config: Arc<ConnectionConfig>,
+    /// Whether this connection can open a new socket to the same server by itself.
+    reconnectable: bool,
+    decoder: Decoder,
+    read_buf: BytesMut,
+    write_buf: Vec<u8>,
+    pushes: VecDeque<Value>,
+    broken: bool,
+    last_used: Instant,
+}
+
+impl Connection {
+    /// Connects to the configured server and runs the handshake (AUTH or HELLO, CLIENT
+    /// SETNAME, SELECT) in one round trip.
+    pub fn open(config: &ConnectionConfig) -> Result<Connection, Error> {
+        Self::open_shared(Arc::new(config.clone()))
+    }
+
+    /// [`Connection::open`] with a configuration shared by many connections (a pool's).
+    pub fn open_shared(config: Arc<ConnectionConfig>) -> Result<Connection, Error> {
+        let transport = open_transport(&config)?;
+        Self::start(transport, config, true)
+    }
+
+    /// Runs the handshake over a transport the caller connected, for example a tunnel. Such a
+    /// connection cannot reconnect by itself, so a failed health check is an error.
+    pub fn with_transport(
+        transport: impl Transport + 'static,
+        config: &ConnectionConfig,
+    ) -> Result<Connection, Error> {
+        Self::start(Box::new(transport), Arc::new(config.clone()), false)
+    }
+
+    fn start(
+        transport: Box<dyn Transport>,
+        config: Arc<ConnectionConfig>,
+        reconnectable: bool,
+    ) -> Result<Connection, Error> {
+        let mut conn = Connection {
+            transport,
+            config,
+            reconnectable,
+            decoder: Decoder::new(),
+            read_buf: BytesMut::with_capacity(MIN_READ),
+            write_buf: Vec::with_capacity(1024),
+            pushes: VecDeque::new(),
+            broken: false,
+            last_used: Instant::now(),
+        };
+        conn.apply_timeouts()?;
+        conn.handshake()?;
+        Ok(conn)
+    }
+
+    /// The configuration this connection was opened with.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// The protocol in use.
+    pub fn protocol(&self) -> Protocol {
+        self.config.protocol
+    }
+
+    /// Whether an earlier failure broke this connection.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// When a reply was last read (or the connection opened).
+    pub fn last_used(&self) -> Instant {
+        self.last_used
+    }
+
+    /// A cheap check, without a round trip, that the connection is usable: not broken, no
+    /// unread bytes or push messages, and the server has not closed the socket.
+    pub fn is_idle(&mut self) -> bool {
+        !self.broken
+            && self.read_buf.is_empty()
+            && self.pushes.is_empty()
+            && self.transport.is_idle().unwrap_or(false)
+    }
+
+    /// Encodes one command and writes it.
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<(), Error> {
+        self.usable()?;
+        let mut buf = std::mem::take(&mut self.write_buf);
+        buf.clear();
+        resp_proto::encode_command(&mut buf, args);
+        let result = self.write(&buf);
+        self.write_buf = buf;
+        result
+    }
+
+    /// Writes already encoded commands with one write system call (unless the kernel accepts
+    /// only part of them).
+    pub fn send_packed(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.usable()?;
+        self.write(bytes)
+    }
+
+    /// Reads the next reply. A server error reply is returned as a value
+    /// ([`Value::Error`] or [`Value::BulkError`]); see [`Connection::request`] for the
+    /// variant that turns it into an error.
+    pub fn read_reply(&mut self) -> Result<Value, Error> {
+        self.usable()?;
+        loop {
+            let value = self.read_value()?;
+            match value {
+                Value::Push(_) if self.config.protocol == Protocol::Resp3 => {
+                    self.pushes.push_back(value);
+                }
+                value => {
+                    self.last_used = Instant::now();
+                    return Ok(value);
+                }
+            }
+        }
+    }
+
+    /// Sends one command and reads its reply; a server error reply becomes
+    /// [`Error::Server`] and leaves the connection usable.
+    pub fn request<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Value, Error> {
+        self.send(args)?;
+        match self.read_reply()? {
+            Value::Error(text) | Value::BulkError(text) => {
+                Err(Error::Server(ServerError::parse(&text)))
+            }
+            value => Ok(value),
+        }
+    }
+
+    /// The next RESP3 push message, waiting up to `timeout` for one (`Duration::ZERO` does not
+    /// wait). Replies must not be pending while this waits: a reply that arrives instead
+    /// breaks the connection, since no request is there to take it.
+    pub fn next_push(&mut self, timeout: Duration) -> Result<Option<Value>, Error> {
+        self.usable()?;
+        if let Some(push) = self.pushes.pop_front() {
+            return Ok(Some(push));
+        }
+        if let Some(value) = self.decode_buffered()? {
+            return self.accept_push(value).map(Some);
+        }
+        if timeout.is_zero() {
+            match self.transport.is_idle() {
+                Ok(true) => return Ok(None),
+                Ok(false) => {}
+                Err(e) => return Err(self.fail(Error::io(Phase::Reading, e))),
+            }
+        }
+        let wait = timeout.max(Duration::from_millis(1));
+        if let Err(e) = self.transport.set_read_timeout(Some(wait)) {
+            return Err(self.fail(Error::io(Phase::Reading, e)));
+        }
+        let result = self.fill();
+        let restore = self.transport.set_read_timeout(self.config.socket_timeout);
+        match result {
+            Ok(()) => {}
+            // Nothing arrived in time. The decoder keeps any partial message, so the stream
+            // is still aligned and the connection usable.
+            Err(Error::Timeout(_)) => {
+                self.broken = false;
+                restore.map_err(|e| self.fail(Error::io(Phase::Reading, e)))?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
+        restore.map_err(|e| self.fail(Error::io(Phase::Reading, e)))?;
+        match self.decode_buffered()? {
+            Some(value) => self.accept_push(value).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// PINGs the server when the connection sat idle longer than the health-check interval;
+    /// if that fails, reconnects once (a connection opened with
+    /// [`Connection::with_transport`] cannot, and returns the error).
+    pub fn check_health(&mut self, now: Instant) -> Result<(), Error> {
+        let Some(interval) = self.config.health_check_interval else {
+            return Ok(());
+        };
+        if now.saturating_duration_since(self.last_used) <= interval {
+            return Ok(());
+        }
+        match self.ping() {
+            Ok(()) => Ok(()),
+            Err(first) if self.reconnectable && (first.is_connection() || self.broken) => {
+                self.reconnect()?;
+                self.ping()
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the socket with a new one to the same server and runs the handshake again.
+    /// Unread replies and push messages of the old socket are dropped.
+    pub fn reconnect(&mut self) -> Result<(), Error> {
+        if !self.reconnectable {
+            return Err(Error::Broken);
+        }
+        let transport = open_transport(&self.config)?;
+        self.transport = transport;
+        self.decoder.reset();
+        self.read_buf.clear();
+        self.pushes.clear();
+        self.broken = false;
+        self.last_used = Instant::now();
+        self.apply_timeouts()?;
+        self.handshake()
+    }
+
+    fn ping(&mut self) -> Result<(), Error> {
+        match self.request(&[b"PING"])? {
+            Value::SimpleString(s) if &s[..] == b"PONG" => Ok(()),
+            other => Err(self.fail(Error::UnexpectedReply(format!(
+                "health check PING answered {other:?}"
+            )))),
+        }
+    }
+
+    fn usable(&self) -> Result<(), Error> {
+        if self.broken {
+            Err(Error::Broken)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Marks the connection broken and returns the error that broke it.
+    fn fail(&mut self, error: Error) -> Error {
+        self.broken = true;
+        error
+    }
+
+    fn apply_timeouts(&mut self) -> Result<(), Error> {
+        let timeout = self.config.socket_timeout;
+        let result = self
+            .transport
+            .set_read_timeout(timeout)
+            .and_then(|()| self.transport.set_write_timeout(timeout));
+        result.map_err(|e| self.fail(Error::io(Phase::Connecting, e)))
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let result = self
+            .transport
+            .write_all(bytes)
+            .and_then(|()| self.transport.flush());
+        result.map_err(|e| self.fail(Error::io(Phase::Writing, e)))
+    }
+
+    fn accept_push(&mut self, value: Value) -> Result<Value, Error> {
+        match value {
+            Value::Push(_) => Ok(value),
+            _ => Err(self.fail(Error::UnexpectedReply(
+                "a reply arrived while no request was waiting for one".to_owned(),
+            ))),
+        }
+    }
+
+    fn decode_buffered(&mut self) -> Result<Option<Value>, Error> {
+        match self.decoder.decode(&mut self.read_buf) {
+            Ok(value) => Ok(value),
+            Err(e) => Err(self.fail(Error::Protocol(e))),
+        }
+    }
+
+    /// Reads until one value is decoded.
+    fn read_value(&mut self) -> Result<Value, Error> {
+        loop {
+            if let Some(value) = self.decode_buffered()? {
+                return Ok(value);
+            }
+            self.fill()?;
+        }
+    }
+
+    /// One read system call into the read buffer.
+    fn fill(&mut self) -> Result<(), Error> {
+        let len = self.read_buf.len();
+        self.read_buf.reserve(MIN_READ);
+        let room = (self.read_buf.capacity() - len).min(MAX_READ);
+        self.read_buf.resize(len + room, 0);
+        loop {
+            match self.transport.read(&mut self.read_buf[len..]) {
+                Ok(0) => {
+                    self.read_buf.truncate(len);
+                    return Err(self.fail(Error::Closed(Phase::Reading)));
+                }
+                Ok(n) => {
+                    self.read_buf.truncate(len + n);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.read_buf.truncate(len);
+                    return Err(self.fail(Error::io(Phase::Reading, e)));
+                }
+            }
+        }
+    }
+
+    /// AUTH/HELLO, CLIENT SETNAME and SELECT, pipelined in one round trip.
+    fn handshake(&mut self) -> Result<(), Error> {
+        let config = Arc::clone(&self.config);
+        let password = config.password.as_ref().map(|p| p.expose());
+        let credentials = match (config.username.as_deref(), password) {
+            (None, None) => None,
+            (user, password) => Some((user, password.unwrap_or(""))),
+        };
+        let db = config.db.to_string();
+        let mut steps = Vec::new();
+        let mut buf = Vec::new();
+        if config.protocol == Protocol::Resp3 {
+            let mut args: Vec<&str> = vec!["HELLO", "3"];
+            if let Some((user, password)) = credentials {
+                args.extend(["AUTH", user.unwrap_or("default"), password]);
+            }
+            if let Some(name) = config.client_name.as_deref() {
+                args.extend(["SETNAME", name]);
+            }
+            resp_proto::encode_command(&mut buf, &args);
+            steps.push(Step::Hello);
+        } else {
+            match credentials {
+                Some((Some(user), password)) => {
+                    resp_proto::encode_command(&mut buf, ["AUTH", user, password]);
+                    steps.push(Step::Auth);
+                }
+                Some((None, password)) => {
+                    resp_proto::encode_command(&mut buf, ["AUTH", password]);
+                    steps.push(Step::Auth);
+                }
+                None => {}
+            }
+            if let Some(name) = config.client_name.as_deref() {
+                resp_proto::encode_command(&mut buf, ["CLIENT", "SETNAME", name]);
+                steps.push(Step::SetName);
+            }
+        }
+        if config.db != 0 {
+            resp_proto::encode_command(&mut buf, ["SELECT", db.as_str()]);
+            steps.push(Step::Select);
+        }
+        if steps.is_empty() {
+            return Ok(());
+        }
+        self.write(&buf)?;
+        // Read every reply, even after a failure, then report the first failure.
+        let mut failure = None;
+        for step in steps {
+            let reply = self.read_reply()?;
+            if failure.is_some() {
+                continue;
+            }
+            let secrets = [password.unwrap_or("")];
+            failure = match (step, reply) {
+                (_, Value::Error(text) | Value::BulkError(text)) => {
+                    let error = ServerError::parse(&text).scrub(&secrets);
+                    Some(step.error(error))
+                }
+                (Step::Hello, Value::Map(_)) => None,
+                (Step::Hello, other) => Some(Error::UnexpectedReply(format!(
+                    "HELLO answered {}",
+                    kind(&other)
+                ))),
+                (_, Value::SimpleString(ok)) if &ok[..] == b"OK" => None,
+                (_, other) => Some(Error::UnexpectedReply(format!(
+                    "{} answered {}",
+                    step.command(),
+                    kind(&other)
+                ))),
+            };
+        }
+        match failure {
+            None => Ok(()),
+            Some(error) => {
+                let _ = self.transport.flush();
+                Err(self.fail(error))
+            }
+        }
+    }
+}
+
+/// The shape of a reply, for error messages that must not echo its content.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::SimpleString(_) => "a simple string",
+        Value::Integer(_) => "an integer",
+        Value::BulkString(_) => "a bulk string",
+        Value::Null => "null",
+        Value::Array(_) => "an array",
+        Value::Map(_) => "a map",
+        _ => "an unexpected type",
+    }
+}
+
+/// A handshake command.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Hello,
+    Auth,
+    SetName,
+    Select,
+}
+
+impl Step {
+    fn command(self) -> &'static str {
+        match self {
+            Step::Hello => "HELLO",
+            Step::Auth => "AUTH",
+            Step::SetName => "CLIENT SETNAME",
+            Step::Select => "SELECT",
+        }
+    }
+
+    fn error(self, error: ServerError) -> Error {
+        let auth_failure = matches!(
+            error.kind(),
+            ServerErrorKind::WrongPass | ServerErrorKind::NoAuth | ServerErrorKind::NoPerm
+        ) || error.message().contains("password");
+        match self {
+            Step::Hello if error.kind() == ServerErrorKind::NoProto => Error::NoProto(error),
+            Step::Hello if error.message().contains("unknown command") => Error::NoProto(error),
+            Step::Hello | Step::Auth if auth_failure => Error::Auth(error),
+            Step::Auth => Error::Auth(error),
+            _ => Error::Server(error),
+        }
+    }
+}
+
+fn open_transport(config: &ConnectionConfig) -> Result<Box<dyn Transport>, Error> {
+    let stream: Box<dyn Transport> = match &config.address {
+        Address::Tcp { host, port } => {
+            let stream = transport::connect_tcp(
+                host,
+                *port,
+                config.connect_timeout(),
+                config.keepalive.as_ref(),
+            )?;
+            match &config.tls {
+                Some(tls) => Box::new(tls::connect(stream, host, tls, config.connect_timeout())?),
+                None => Box::new(stream),
+            }
+        }
+        Address::Unix(path) => {
+            if config.tls.is_some() {
+                return Err(Error::Tls(
+                    "TLS over a Unix socket is not supported".to_owned(),
+                ));
+            }
+            Box::new(transport::connect_unix(path)?)
+        }
+    };
+    Ok(stream)
+}

@@ -1,0 +1,283 @@
+//! The connection layer's errors.
+
+use std::fmt;
+use std::io;
+
+use crate::url::ConfigError;
+
+/// What went wrong while connecting to or talking with a server.
+///
+/// Any error other than [`Error::Server`] leaves the connection broken: it is closed and never
+/// used again, so no later request can read a reply meant for this one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The host name did not resolve.
+    #[error("could not resolve `{host}`: {source}")]
+    Resolve {
+        /// The host name.
+        host: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// No address of the server accepted a connection.
+    #[error("could not connect to {target}: {source}")]
+    Connect {
+        /// The server, as configured.
+        target: String,
+        /// The last address's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An operation did not finish within its timeout. The request may or may not have run on
+    /// the server.
+    #[error("timed out {0}")]
+    Timeout(Phase),
+    /// The socket failed.
+    #[error("connection failed while {phase}: {source}")]
+    Io {
+        /// What the connection was doing.
+        phase: Phase,
+        /// The socket's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The server closed the connection.
+    #[error("the server closed the connection while {0}")]
+    Closed(Phase),
+    /// The server sent bytes that are not valid RESP (or beyond the decoder's limits).
+    #[error("the server sent an invalid reply: {0}")]
+    Protocol(#[from] resp_proto::Error),
+    /// The server sent something other than what the protocol step expects (for example a
+    /// handshake reply that is not `OK`).
+    #[error("unexpected reply: {0}")]
+    UnexpectedReply(String),
+    /// The server answered with an error reply.
+    #[error("{0}")]
+    Server(ServerError),
+    /// The server refused the credentials.
+    #[error("authentication failed: {0}")]
+    Auth(ServerError),
+    /// The server does not speak the requested protocol (`HELLO 3` on a server before 6.0).
+    #[error("the server does not support RESP3: {0}")]
+    NoProto(ServerError),
+    /// TLS could not be set up or failed.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// An earlier failure broke this connection; open a new one.
+    #[error("the connection is broken by an earlier failure and cannot be used; open a new one")]
+    Broken,
+}
+
+impl Error {
+    /// Whether an operation timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+
+    /// Whether the connection itself failed (resolve, connect, I/O, close, timeout, broken).
+    pub fn is_connection(&self) -> bool {
+        matches!(
+            self,
+            Error::Resolve { .. }
+                | Error::Connect { .. }
+                | Error::Timeout(_)
+                | Error::Io { .. }
+                | Error::Closed(_)
+                | Error::Broken
+        )
+    }
+
+    /// The server's error, when the server answered with one.
+    pub fn server_error(&self) -> Option<&ServerError> {
+        match self {
+            Error::Server(e) | Error::Auth(e) | Error::NoProto(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Maps a socket error, turning timeouts into [`Error::Timeout`].
+    pub(crate) fn io(phase: Phase, source: io::Error) -> Self {
+        match source.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(phase),
+            io::ErrorKind::UnexpectedEof => Error::Closed(phase),
+            _ => Error::Io { phase, source },
+        }
+    }
+}
+
+/// What a connection was doing when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Opening the socket.
+    Connecting,
+    /// The TLS handshake.
+    TlsHandshake,
+    /// Writing a request.
+    Writing,
+    /// Waiting for or reading a reply.
+    Reading,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Connecting => "connecting",
+            Phase::TlsHandshake => "during the TLS handshake",
+            Phase::Writing => "writing the request",
+            Phase::Reading => "reading the reply",
+        })
+    }
+}
+
+/// An error reply from the server: its code (the first word) and the whole message.
+///
+/// ```
+/// use redis_conn::{ServerError, ServerErrorKind};
+///
+/// let e = ServerError::parse(b"WRONGTYPE Operation against a key holding the wrong kind of value");
+/// assert_eq!(e.kind(), ServerErrorKind::WrongType);
+/// assert_eq!(e.code(), "WRONGTYPE");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    kind: ServerErrorKind,
+    message: String,
+}
+
+impl ServerError {
+    /// Parses an error reply's text (without the leading `-`).
+    pub fn parse(text: &[u8]) -> Self {
+        let message = String::from_utf8_lossy(text).into_owned();
+        let code = message.split(' ').next().unwrap_or_default();
+        ServerError {
+            kind: ServerErrorKind::from_code(code),
+            message,
+        }
+    }
+
+    /// The parsed code.
+    pub fn kind(&self) -> ServerErrorKind {
+        self.kind
+    }
+
+    /// The code word as the server sent it (`ERR`, `WRONGTYPE`, ...); empty when the message
+    /// has no upper-case code.
+    pub fn code(&self) -> &str {
+        let code = self.message.split(' ').next().unwrap_or_default();
+        if !code.is_empty()
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
+        {
+            code
+        } else {
+            ""
+        }
+    }
+
+    /// The whole message, code included.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Replaces every occurrence of each secret in the message with `<redacted>` (servers
+    /// without HELLO echo its arguments, password included, in their error).
+    pub(crate) fn scrub(mut self, secrets: &[&str]) -> Self {
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            if self.message.contains(secret) {
+                self.message = self.message.replace(secret, "<redacted>");
+            }
+        }
+        self
+    }
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "server error: {}", self.message)
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// The kinds of server error, from the reply's code word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerErrorKind {
+    /// `ERR`: a generic error (syntax, wrong number of arguments, ...).
+    Err,
+    /// `WRONGTYPE`: the key holds another type.
+    WrongType,
+    /// `NOSCRIPT`: EVALSHA of a script the server does not have.
+    NoScript,
+    /// `READONLY`: a write sent to a replica.
+    ReadOnly,
+    /// `LOADING`: the server is loading its dataset.
+    Loading,
+    /// `EXECABORT`: a transaction was discarded because a command was rejected.
+    ExecAbort,
+    /// `BUSY`: a script or function is running.
+    Busy,
+    /// `NOAUTH`: authentication is required.
+    NoAuth,
+    /// `WRONGPASS`: bad user name or password.
+    WrongPass,
+    /// `NOPERM`: the ACL user may not run this.
+    NoPerm,
+    /// `OOM`: the server is out of memory.
+    Oom,
+    /// `MOVED`: the slot lives on another cluster node.
+    Moved,
+    /// `ASK`: the slot is migrating.
+    Ask,
+    /// `TRYAGAIN`: a multi-key command during resharding.
+    TryAgain,
+    /// `CLUSTERDOWN`: the cluster is down.
+    ClusterDown,
+    /// `MASTERDOWN`: the replica lost its master.
+    MasterDown,
+    /// `NOPROTO`: unsupported protocol version.
+    NoProto,
+    /// `NOREPLICAS`: not enough good replicas to write.
+    NoReplicas,
+    /// `BUSYKEY`: the target key exists (RESTORE, MIGRATE).
+    BusyKey,
+    /// `UNBLOCKED`: a blocked client was unblocked by `CLIENT UNBLOCK ... ERROR`.
+    Unblocked,
+    /// Any other code; see [`ServerError::code`].
+    Other,
+}
+
+impl ServerErrorKind {
+    fn from_code(code: &str) -> Self {
+        match code {
+            "ERR" => Self::Err,
+            "WRONGTYPE" => Self::WrongType,
+            "NOSCRIPT" => Self::NoScript,
+            "READONLY" => Self::ReadOnly,
+            "LOADING" => Self::Loading,
+            "EXECABORT" => Self::ExecAbort,
+            "BUSY" => Self::Busy,
+            "NOAUTH" => Self::NoAuth,
+            "WRONGPASS" => Self::WrongPass,
+            "NOPERM" => Self::NoPerm,
+            "OOM" => Self::Oom,
+            "MOVED" => Self::Moved,
+            "ASK" => Self::Ask,
+            "TRYAGAIN" => Self::TryAgain,
+            "CLUSTERDOWN" => Self::ClusterDown,
+            "MASTERDOWN" => Self::MasterDown,
+            "NOPROTO" => Self::NoProto,
+            "NOREPLICAS" => Self::NoReplicas,
+            "BUSYKEY" => Self::BusyKey,
+            "UNBLOCKED" => Self::Unblocked,
+            _ => Self::Other,
+        }
+    }
+}
