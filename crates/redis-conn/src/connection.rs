@@ -131,10 +131,17 @@ impl Connection {
 
     /// Encodes one command and writes it.
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<(), Error> {
+        self.send_with(|buf| resp_proto::encode_command(buf, args))
+    }
+
+    /// Lets `encode` write commands into the connection's reusable buffer, then writes them
+    /// with one system call. This is the allocation-free path for callers that encode
+    /// themselves.
+    pub fn send_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
         self.usable()?;
         let mut buf = std::mem::take(&mut self.write_buf);
         buf.clear();
-        resp_proto::encode_command(&mut buf, args);
+        encode(&mut buf);
         let result = self.write(&buf);
         self.write_buf = buf;
         result

@@ -1,0 +1,310 @@
+//! [`Client`], its builder, and the dedicated connection.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use redis_commands::{Cmd, Runner};
+use redis_conn::{
+    Connection, ConnectionConfig, ConnectionConfigBuilder, Keepalive, Secret, TlsConfig,
+};
+use redis_pool::{Checkout, Pool, PoolOptions, PooledConnection};
+use resp_proto::{Protocol, Value};
+
+use crate::error::Error;
+
+/// A pooled, thread-safe Redis client. Cloning it is cheap and shares the pool.
+///
+/// ```no_run
+/// use redis_client::{Client, cmd};
+///
+/// let client = Client::open("redis://127.0.0.1:6379/0")?;
+/// cmd("SET").arg("foo").arg("bar").execute(&client)?;
+/// let value: Option<String> = cmd("GET").arg("foo").query(&client)?;
+/// assert_eq!(value.as_deref(), Some("bar"));
+///
+/// // Another client on the same pool:
+/// let other = redis_client::Client::from_pool(client.pool().clone());
+/// # Ok::<(), redis_client::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    pool: Pool,
+}
+
+/// Commands that change the state of the connection they run on. On a pooled connection they
+/// make it dirty, so it is closed instead of going back to the pool.
+const STATE_CHANGING: &[&[u8]] = &[
+    b"SELECT",
+    b"AUTH",
+    b"HELLO",
+    b"RESET",
+    b"QUIT",
+    b"MULTI",
+    b"WATCH",
+    b"SUBSCRIBE",
+    b"PSUBSCRIBE",
+    b"SSUBSCRIBE",
+    b"MONITOR",
+    b"READONLY",
+    b"READWRITE",
+    b"CLIENT",
+    b"SYNC",
+    b"PSYNC",
+    b"REPLCONF",
+];
+
+fn changes_state(cmd: &Cmd) -> bool {
+    let name = cmd.name();
+    STATE_CHANGING.iter().any(|c| c.eq_ignore_ascii_case(name))
+}
+
+impl Client {
+    /// A client for the server of a `redis://`, `rediss://` or `unix://` URL (see
+    /// `docs/connections.md` for the parameters). Nothing is connected until the first command.
+    pub fn open(url: &str) -> Result<Client, Error> {
+        let config = ConnectionConfig::from_url(url)?;
+        let mut options = PoolOptions::new();
+        if let Some(max) = config.max_connections() {
+            options = options.max_size(max);
+        }
+        Ok(Client {
+            pool: Pool::new(config, options),
+        })
+    }
+
+    /// A builder for every setting.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            config: ConnectionConfig::builder(),
+            options: PoolOptions::new(),
+        }
+    }
+
+    /// A client on an existing pool (shared with other clients).
+    pub fn from_pool(pool: Pool) -> Client {
+        Client { pool }
+    }
+
+    /// The pool this client uses.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Takes a connection out of the pool for this caller alone: the place for commands that
+    /// change connection state (SELECT, CLIENT ..., READONLY) and for long conversations.
+    /// It is closed when dropped.
+    pub fn get_connection(&self) -> Result<DedicatedConnection, Error> {
+        Ok(DedicatedConnection {
+            conn: self.pool.get()?.detach(),
+        })
+    }
+
+    /// Runs one command on a pooled connection.
+    fn run_pooled(&self, cmd: &Cmd) -> Result<Value, Error> {
+        if cmd.is_empty() {
+            return Err(Error::InvalidRequest(
+                "a command needs at least its name".to_owned(),
+            ));
+        }
+        let mut conn = self.pool.get()?;
+        match run_on(&mut conn, cmd) {
+            Err(Error::Connection(e)) if e.is_timeout() && conn.config().retry_on_timeout() => {
+                // redis-py's retry_on_timeout: once more on a fresh connection. The command
+                // may run twice; the option's documentation says so.
+                drop(conn);
+                let mut conn = self.pool.get()?;
+                run_on(&mut conn, cmd)
+            }
+            result => result,
+        }
+    }
+}
+
+fn run_on(conn: &mut PooledConnection, cmd: &Cmd) -> Result<Value, Error> {
+    if changes_state(cmd) {
+        conn.mark_dirty();
+    }
+    conn.check_health(std::time::Instant::now())?;
+    run_raw(conn, cmd)
+}
+
+fn run_raw(conn: &mut Connection, cmd: &Cmd) -> Result<Value, Error> {
+    conn.send_with(|buf| cmd.write_packed(buf))?;
+    match conn.read_reply()? {
+        Value::Error(text) | Value::BulkError(text) => {
+            Err(Error::Server(redis_conn::ServerError::parse(&text)))
+        }
+        value => Ok(value),
+    }
+}
+
+impl Runner for &Client {
+    type Error = Error;
+
+    fn run(&mut self, cmd: &Cmd) -> Result<Value, Error> {
+        self.run_pooled(cmd)
+    }
+}
+
+impl Runner for Client {
+    type Error = Error;
+
+    fn run(&mut self, cmd: &Cmd) -> Result<Value, Error> {
+        self.run_pooled(cmd)
+    }
+}
+
+/// A connection of one caller's own, outside the pool: any command may run on it, including
+/// those that change its state. Closed when dropped.
+#[derive(Debug)]
+pub struct DedicatedConnection {
+    conn: Connection,
+}
+
+impl DedicatedConnection {
+    /// Opens a connection from a configuration, without a pool.
+    pub fn open(config: &ConnectionConfig) -> Result<DedicatedConnection, Error> {
+        Ok(DedicatedConnection {
+            conn: Connection::open(config)?,
+        })
+    }
+
+    /// The underlying connection, for raw sends and reads.
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Runner for &mut DedicatedConnection {
+    type Error = Error;
+
+    fn run(&mut self, cmd: &Cmd) -> Result<Value, Error> {
+        if cmd.is_empty() {
+            return Err(Error::InvalidRequest(
+                "a command needs at least its name".to_owned(),
+            ));
+        }
+        self.conn.check_health(std::time::Instant::now())?;
+        run_raw(&mut self.conn, cmd)
+    }
+}
+
+/// Builds a [`Client`]; see [`Client::builder`].
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    config: ConnectionConfigBuilder,
+    options: PoolOptions,
+}
+
+impl ClientBuilder {
+    /// TCP host (default `localhost`).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.config = self.config.host(host);
+        self
+    }
+
+    /// TCP port (default 6379).
+    pub fn port(mut self, port: u16) -> Self {
+        self.config = self.config.port(port);
+        self
+    }
+
+    /// A Unix domain socket instead of TCP.
+    pub fn unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config = self.config.unix(path);
+        self
+    }
+
+    /// TLS, verified by default.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.config = self.config.tls(tls);
+        self
+    }
+
+    /// The database every connection selects.
+    pub fn db(mut self, db: u32) -> Self {
+        self.config = self.config.db(db);
+        self
+    }
+
+    /// ACL user name.
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.config = self.config.username(username);
+        self
+    }
+
+    /// Password.
+    pub fn password(mut self, password: impl Into<Secret>) -> Self {
+        self.config = self.config.password(password);
+        self
+    }
+
+    /// `CLIENT SETNAME` on every connection.
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.config = self.config.client_name(name);
+        self
+    }
+
+    /// RESP2 (default) or RESP3.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.config = self.config.protocol(protocol);
+        self
+    }
+
+    /// Timeout of every read and write.
+    pub fn socket_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.socket_timeout(timeout);
+        self
+    }
+
+    /// Timeout of connecting.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.connect_timeout(timeout);
+        self
+    }
+
+    /// TCP keepalive.
+    pub fn keepalive(mut self, keepalive: Keepalive) -> Self {
+        self.config = self.config.keepalive(keepalive);
+        self
+    }
+
+    /// Resends a command that timed out once, on a new connection. The command may then run
+    /// twice; only for idempotent workloads.
+    pub fn retry_on_timeout(mut self, retry: bool) -> Self {
+        self.config = self.config.retry_on_timeout(retry);
+        self
+    }
+
+    /// PING a pooled connection that idled longer than this before using it.
+    pub fn health_check_interval(mut self, interval: Duration) -> Self {
+        self.config = self.config.health_check_interval(interval);
+        self
+    }
+
+    /// Pool size (default 50).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.options = self.options.max_size(max);
+        self
+    }
+
+    /// How long a command waits for a free pooled connection (default 20 s; `None` forever).
+    pub fn pool_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.options = self.options.checkout(Checkout::Wait(timeout));
+        self
+    }
+
+    /// Fail at once when every pooled connection is in use, instead of waiting (redis-py's
+    /// plain `ConnectionPool`).
+    pub fn fail_fast_when_exhausted(mut self) -> Self {
+        self.options = self.options.checkout(Checkout::FailFast);
+        self
+    }
+
+    /// The client. Nothing is connected until the first command.
+    pub fn build(self) -> Client {
+        Client {
+            pool: Pool::new(self.config.build(), self.options),
+        }
+    }
+}

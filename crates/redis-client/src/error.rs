@@ -1,0 +1,122 @@
+//! The one public error type.
+
+use redis_commands::ConversionError;
+use redis_conn::{ConfigError, Phase, ServerError, ServerErrorKind};
+
+/// Everything that can go wrong, with predicates for the decisions a caller makes.
+///
+/// ```no_run
+/// use redis_client::{Client, Error};
+///
+/// let client = Client::open("redis://127.0.0.1:6379")?;
+/// match redis_client::cmd("INCR").arg("counter").query::<i64>(&client) {
+///     Ok(n) => println!("counter is {n}"),
+///     Err(e) if e.is_timeout() => println!("timed out; the increment may or may not have happened"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration or URL cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The connection failed: resolving, connecting, TLS, I/O, a timeout, the server closing it,
+    /// or bytes that are not RESP. The connection was closed.
+    #[error(transparent)]
+    Connection(redis_conn::Error),
+    /// The server answered with an error; its code is in [`ServerError::kind`].
+    #[error("{0}")]
+    Server(ServerError),
+    /// The server refused the credentials.
+    #[error("authentication failed: {0}")]
+    Auth(ServerError),
+    /// No pooled connection became free in time, or the pool is full and set not to wait.
+    #[error(transparent)]
+    Pool(redis_pool::Error),
+    /// The reply does not have the shape of the requested type. The connection is fine.
+    #[error(transparent)]
+    Conversion(#[from] ConversionError),
+    /// The request cannot be sent as asked (for example an empty command).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl Error {
+    /// Whether an operation ran out of time: a read or write timeout (the command may have run),
+    /// a connect timeout, or a pool checkout timeout.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Connection(e) => e.is_timeout(),
+            Error::Pool(redis_pool::Error::Timeout { .. }) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the connection failed (as opposed to the server answering with an error).
+    pub fn is_connection(&self) -> bool {
+        matches!(self, Error::Connection(_))
+    }
+
+    /// Whether trying the same request again later can succeed without running it twice: the
+    /// request never reached the server (connect failure, pool exhausted), or the server
+    /// refused it for a passing reason (LOADING, BUSY, TRYAGAIN, MASTERDOWN, CLUSTERDOWN).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Connection(e) => matches!(
+                e,
+                redis_conn::Error::Resolve { .. }
+                    | redis_conn::Error::Connect { .. }
+                    | redis_conn::Error::Timeout(Phase::Connecting)
+            ),
+            Error::Pool(redis_pool::Error::Connect(_)) => false,
+            Error::Pool(_) => true,
+            Error::Server(e) => matches!(
+                e.kind(),
+                ServerErrorKind::Loading
+                    | ServerErrorKind::Busy
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ClusterDown
+            ),
+            _ => false,
+        }
+    }
+
+    /// The server error's kind, when the server answered with an error.
+    pub fn server_kind(&self) -> Option<ServerErrorKind> {
+        match self {
+            Error::Server(e) | Error::Auth(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
+
+    /// The server error, when the server answered with one.
+    pub fn server_error(&self) -> Option<&ServerError> {
+        match self {
+            Error::Server(e) | Error::Auth(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<redis_conn::Error> for Error {
+    fn from(e: redis_conn::Error) -> Self {
+        match e {
+            redis_conn::Error::Config(e) => Error::Config(e),
+            redis_conn::Error::Server(e) => Error::Server(e),
+            redis_conn::Error::Auth(e) => Error::Auth(e),
+            other => Error::Connection(other),
+        }
+    }
+}
+
+impl From<redis_pool::Error> for Error {
+    fn from(e: redis_pool::Error) -> Self {
+        match e {
+            redis_pool::Error::Connect(e) => Error::from(e),
+            other => Error::Pool(other),
+        }
+    }
+}

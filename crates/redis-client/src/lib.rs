@@ -1,0 +1,60 @@
+//! A blocking, thread-safe Redis client.
+//!
+//! [`Client`] is the type to start with: it is `Send + Sync + Clone`, keeps a pool of
+//! connections, and runs any command with [`cmd`]. Replies convert to the type you ask for
+//! ([`FromReply`]): `()`, integers, floats, `String`, `Vec<u8>`, `Bytes`, `Option<T>`,
+//! `Vec<T>`, maps, tuples, or the raw [`Value`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use redis_client::{Client, cmd};
+//!
+//! let client = Client::builder()
+//!     .host("127.0.0.1")
+//!     .port(6379)
+//!     .socket_timeout(Duration::from_secs(1))
+//!     .max_connections(16)
+//!     .build();
+//! cmd("SET").arg("counter").arg(41).execute(&client)?;
+//! let n: i64 = cmd("INCR").arg("counter").query(&client)?;
+//! assert_eq!(n, 42);
+//! # Ok::<(), redis_client::Error>(())
+//! ```
+//!
+//! # Safety under faults
+//!
+//! A request that fails in the middle (timeout, I/O error, malformed reply) closes its
+//! connection: no later request can read its late reply. Nothing that may have reached the
+//! server is retried unless you turn on `retry_on_timeout`. Commands that change connection
+//! state (SELECT, CLIENT ..., MULTI, SUBSCRIBE, ...) sent through the pooled client close
+//! their connection afterwards; use [`Client::get_connection`] for them.
+//!
+//! # Layers
+//!
+//! The crate re-exports the layers it is built on: [`proto`] (`resp-proto`, the codec),
+//! [`conn`] (`redis-conn`, connections and configuration), [`pool`] (`redis-pool`) and
+//! [`commands`] (`redis-commands`).
+
+mod client;
+mod error;
+
+pub use crate::client::{Client, ClientBuilder, DedicatedConnection};
+pub use crate::error::Error;
+pub use redis_commands::{Cmd, FromReply, Runner, ToArg, ToArgs, cmd};
+pub use redis_conn::{ServerError, ServerErrorKind, TlsConfig};
+pub use resp_proto::{Protocol, Value};
+
+/// The RESP codec (`resp-proto`).
+pub use resp_proto as proto;
+
+/// Connections and their configuration (`redis-conn`).
+pub use redis_conn as conn;
+
+/// The connection pool (`redis-pool`).
+pub use redis_pool as pool;
+
+/// Commands, arguments and reply conversion (`redis-commands`).
+pub use redis_commands as commands;
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,128 @@
+//! [`Cmd`]: a command built argument by argument, and [`Runner`], what can run it.
+
+use resp_proto::Value;
+
+use crate::arg::{ToArg, ToArgs};
+use crate::reply::{ConversionError, FromReply};
+
+/// A command under construction: its arguments, already encoded as RESP bulk strings.
+///
+/// ```
+/// use redis_commands::cmd;
+///
+/// let mut set = cmd("SET");
+/// set.arg("key").arg(42).arg("EX").arg(10);
+/// assert_eq!(set.len(), 5);
+/// assert_eq!(set.name(), b"SET");
+/// let mut wire = Vec::new();
+/// set.write_packed(&mut wire);
+/// assert!(wire.starts_with(b"*5\r\n$3\r\nSET\r\n$3\r\nkey\r\n$2\r\n42\r\n"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cmd {
+    /// The arguments, each a complete bulk string.
+    args: Vec<u8>,
+    count: usize,
+    /// Where the first argument's bytes are in `args`.
+    name: (usize, usize),
+}
+
+/// Starts a command; `name` may hold a subcommand after a space (`"CONFIG GET"`), which
+/// becomes a separate argument.
+pub fn cmd(name: &str) -> Cmd {
+    let mut cmd = Cmd::new();
+    for word in name.split(' ').filter(|w| !w.is_empty()) {
+        cmd.arg(word);
+    }
+    cmd
+}
+
+impl Cmd {
+    /// A command with no arguments yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one argument.
+    pub fn arg<T: ToArg>(&mut self, arg: T) -> &mut Self {
+        let start = self.args.len();
+        arg.write_arg(&mut self.args);
+        if self.count == 0 {
+            self.name = payload_range(&self.args, start);
+        }
+        self.count += 1;
+        self
+    }
+
+    /// Adds any number of arguments.
+    pub fn args<T: ToArgs>(&mut self, args: T) -> &mut Self {
+        let start = self.args.len();
+        let added = args.write_args(&mut self.args);
+        if self.count == 0 && added > 0 {
+            self.name = payload_range(&self.args, start);
+        }
+        self.count += added;
+        self
+    }
+
+    /// The number of arguments, the command name included.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no argument was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The first argument: the command's name as given.
+    pub fn name(&self) -> &[u8] {
+        &self.args[self.name.0..self.name.1]
+    }
+
+    /// Appends the whole command, ready for the wire.
+    pub fn write_packed(&self, out: &mut Vec<u8>) {
+        resp_proto::write_array_header(out, self.count);
+        out.extend_from_slice(&self.args);
+    }
+
+    /// Runs the command and converts its reply.
+    pub fn query<T: FromReply, R: Runner>(&self, mut runner: R) -> Result<T, R::Error> {
+        let value = runner.run(self)?;
+        T::from_reply(value).map_err(R::Error::from)
+    }
+
+    /// Runs the command and ignores its reply (errors still count).
+    pub fn execute<R: Runner>(&self, runner: R) -> Result<(), R::Error> {
+        self.query::<(), R>(runner)
+    }
+}
+
+/// The byte range of the payload of the bulk string written at `start`.
+fn payload_range(args: &[u8], start: usize) -> (usize, usize) {
+    let header_end = args[start..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(args.len(), |p| start + p + 2);
+    (header_end, args.len().saturating_sub(2).max(header_end))
+}
+
+/// Something that runs commands: a client, a connection.
+///
+/// Implemented by the facade for `&Client` and `&mut` connections, so
+/// `cmd("GET").arg("k").query::<Option<String>>(&client)` works for each.
+pub trait Runner {
+    /// The error a run can fail with; conversion failures must fit in it.
+    type Error: From<ConversionError>;
+
+    /// Sends the command and returns its reply. A server error reply is an `Err`.
+    fn run(&mut self, cmd: &Cmd) -> Result<Value, Self::Error>;
+}
+
+impl<R: Runner + ?Sized> Runner for &mut R {
+    type Error = R::Error;
+
+    fn run(&mut self, cmd: &Cmd) -> Result<Value, Self::Error> {
+        (**self).run(cmd)
+    }
+}

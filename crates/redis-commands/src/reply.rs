@@ -1,0 +1,367 @@
+//! Replies: how a decoded [`Value`] becomes the Rust type a caller asks for.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, Hash};
+
+use bytes::Bytes;
+use resp_proto::Value;
+
+/// A reply that does not have the shape of the requested type.
+///
+/// The whole reply was read before conversion, so the connection stays aligned and usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot convert {got} reply to {expected}{detail}")]
+pub struct ConversionError {
+    expected: &'static str,
+    got: &'static str,
+    detail: String,
+}
+
+impl ConversionError {
+    /// An error for a reply `value` that cannot become `expected`.
+    pub fn new(expected: &'static str, value: &Value) -> Self {
+        ConversionError {
+            expected,
+            got: shape(value),
+            detail: String::new(),
+        }
+    }
+
+    /// Adds a detail (which element, what was wrong).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = format!(" ({})", detail.into());
+        self
+    }
+
+    /// The type the caller asked for.
+    pub fn expected(&self) -> &'static str {
+        self.expected
+    }
+
+    /// The shape of the reply the server sent.
+    pub fn got(&self) -> &'static str {
+        self.got
+    }
+}
+
+/// The shape of a reply, for messages.
+pub fn shape(value: &Value) -> &'static str {
+    match value {
+        Value::SimpleString(_) => "a simple string",
+        Value::Error(_) | Value::BulkError(_) => "an error",
+        Value::Integer(_) => "an integer",
+        Value::BulkString(_) => "a bulk string",
+        Value::Null => "a null",
+        Value::Array(_) => "an array",
+        Value::Map(_) => "a map",
+        Value::Set(_) => "a set",
+        Value::Double(_) => "a double",
+        Value::Boolean(_) => "a boolean",
+        Value::BigNumber(_) => "a big number",
+        Value::Verbatim { .. } => "a verbatim string",
+        Value::Push(_) => "a push message",
+        Value::Attribute { .. } => "an attributed value",
+        _ => "an unknown",
+    }
+}
+
+/// A type a reply can be converted to.
+///
+/// Conversions are strict where it protects the caller (a non-UTF-8 bulk string is not a
+/// `String`, an integer out of range is an error, not a wrap) and lenient where Redis is (an
+/// integer may arrive as a bulk string of digits, a map as a flat array of keys and values in
+/// RESP2). Attributes are ignored: the value they describe is converted.
+pub trait FromReply: Sized {
+    /// Converts a reply.
+    fn from_reply(value: Value) -> Result<Self, ConversionError>;
+}
+
+/// Unwraps attributes, which describe a value without changing it.
+fn plain(value: Value) -> Value {
+    let mut value = value;
+    while let Value::Attribute { value: inner, .. } = value {
+        value = *inner;
+    }
+    value
+}
+
+impl FromReply for Value {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        Ok(value)
+    }
+}
+
+/// Any reply but an error; for commands whose reply carries nothing (`OK`).
+impl FromReply for () {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        match plain(value) {
+            v @ (Value::Error(_) | Value::BulkError(_)) => Err(ConversionError::new("()", &v)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn integer(value: Value, expected: &'static str) -> Result<i128, ConversionError> {
+    match plain(value) {
+        Value::Integer(i) => Ok(i128::from(i)),
+        Value::Boolean(b) => Ok(i128::from(b)),
+        v @ (Value::BulkString(_) | Value::SimpleString(_) | Value::BigNumber(_)) => {
+            let text = v.as_bytes().map(|b| &b[..]).or(match &v {
+                Value::BigNumber(b) => Some(&b[..]),
+                _ => None,
+            });
+            text.and_then(|t| std::str::from_utf8(t).ok())
+                .and_then(|t| t.parse::<i128>().ok())
+                .ok_or_else(|| {
+                    ConversionError::new(expected, &v).with_detail("not a decimal integer")
+                })
+        }
+        v => Err(ConversionError::new(expected, &v)),
+    }
+}
+
+impl FromReply for i64 {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let i = integer(value, "i64")?;
+        i64::try_from(i).map_err(|_| {
+            ConversionError::new("i64", &Value::Integer(0))
+                .with_detail(format!("{i} is out of range"))
+        })
+    }
+}
+
+impl FromReply for u64 {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let i = integer(value, "u64")?;
+        u64::try_from(i).map_err(|_| {
+            ConversionError::new("u64", &Value::Integer(0))
+                .with_detail(format!("{i} is out of range"))
+        })
+    }
+}
+
+impl FromReply for i32 {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let i = integer(value, "i32")?;
+        i32::try_from(i).map_err(|_| {
+            ConversionError::new("i32", &Value::Integer(0))
+                .with_detail(format!("{i} is out of range"))
+        })
+    }
+}
+
+impl FromReply for u32 {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let i = integer(value, "u32")?;
+        u32::try_from(i).map_err(|_| {
+            ConversionError::new("u32", &Value::Integer(0))
+                .with_detail(format!("{i} is out of range"))
+        })
+    }
+}
+
+impl FromReply for usize {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let i = integer(value, "usize")?;
+        usize::try_from(i).map_err(|_| {
+            ConversionError::new("usize", &Value::Integer(0))
+                .with_detail(format!("{i} is out of range"))
+        })
+    }
+}
+
+impl FromReply for isize {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let i = integer(value, "isize")?;
+        isize::try_from(i).map_err(|_| {
+            ConversionError::new("isize", &Value::Integer(0))
+                .with_detail(format!("{i} is out of range"))
+        })
+    }
+}
+
+/// `1`/`0` integers, RESP3 booleans, and `OK` as true.
+impl FromReply for bool {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        match plain(value) {
+            Value::Boolean(b) => Ok(b),
+            Value::Integer(0) => Ok(false),
+            Value::Integer(1) => Ok(true),
+            Value::SimpleString(s) if &s[..] == b"OK" => Ok(true),
+            Value::Null => Ok(false),
+            v => Err(ConversionError::new("bool", &v)),
+        }
+    }
+}
+
+impl FromReply for f64 {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        match plain(value) {
+            Value::Double(d) => Ok(d),
+            Value::Integer(i) => Ok(i as f64),
+            v @ (Value::BulkString(_) | Value::SimpleString(_)) => {
+                let text = v.as_bytes().and_then(|t| std::str::from_utf8(t).ok());
+                text.and_then(|t| t.parse::<f64>().ok())
+                    .ok_or_else(|| ConversionError::new("f64", &v).with_detail("not a number"))
+            }
+            v => Err(ConversionError::new("f64", &v)),
+        }
+    }
+}
+
+impl FromReply for Bytes {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        match plain(value) {
+            Value::BulkString(b) | Value::SimpleString(b) | Value::BigNumber(b) => Ok(b),
+            Value::Verbatim { text, .. } => Ok(text),
+            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
+            Value::Double(d) => Ok(Bytes::from(format!("{d:?}"))),
+            v => Err(ConversionError::new("bytes", &v)),
+        }
+    }
+}
+
+impl FromReply for Vec<u8> {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        Bytes::from_reply(value).map(Vec::from)
+    }
+}
+
+impl FromReply for String {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let bytes = Bytes::from_reply(value)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| {
+            ConversionError::new("String", &Value::BulkString(Bytes::new()))
+                .with_detail("not valid UTF-8; ask for Vec<u8> or Bytes")
+        })
+    }
+}
+
+/// `None` for a null reply, the converted value otherwise.
+impl<T: FromReply> FromReply for Option<T> {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        match plain(value) {
+            Value::Null => Ok(None),
+            v => T::from_reply(v).map(Some),
+        }
+    }
+}
+
+/// The elements of an array, set or push; a map becomes its keys and values in order; a null
+/// becomes an empty vector.
+fn elements(value: Value, expected: &'static str) -> Result<Vec<Value>, ConversionError> {
+    match plain(value) {
+        Value::Array(items) | Value::Set(items) | Value::Push(items) => Ok(items.into_vec()),
+        Value::Map(pairs) => Ok(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+        Value::Null => Ok(Vec::new()),
+        v => Err(ConversionError::new(expected, &v)),
+    }
+}
+
+fn convert_each<T: FromReply>(items: Vec<Value>) -> Result<Vec<T>, ConversionError> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| T::from_reply(v).map_err(|e| e.with_detail(format!("element {i}"))))
+        .collect()
+}
+
+impl<T: FromReply> FromReply for Vec<T> {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        convert_each(elements(value, "Vec")?)
+    }
+}
+
+/// Entries of a map, or of a flat array of keys and values (RESP2).
+fn pairs<K: FromReply, V: FromReply>(
+    value: Value,
+    expected: &'static str,
+) -> Result<Vec<(K, V)>, ConversionError> {
+    let entries: Vec<(Value, Value)> = match plain(value) {
+        Value::Map(pairs) => pairs.into_vec(),
+        Value::Null => Vec::new(),
+        v @ (Value::Array(_) | Value::Set(_)) => {
+            let items = elements(v, expected)?;
+            if items.len() % 2 != 0 {
+                return Err(ConversionError::new(expected, &Value::Array(items.into()))
+                    .with_detail("odd number of elements"));
+            }
+            let mut iter = items.into_iter();
+            let mut entries = Vec::with_capacity(iter.len() / 2);
+            while let (Some(k), Some(v)) = (iter.next(), iter.next()) {
+                entries.push((k, v));
+            }
+            entries
+        }
+        v => return Err(ConversionError::new(expected, &v)),
+    };
+    entries
+        .into_iter()
+        .map(|(k, v)| Ok((K::from_reply(k)?, V::from_reply(v)?)))
+        .collect()
+}
+
+impl<K: FromReply + Eq + Hash, V: FromReply, S: BuildHasher + Default> FromReply
+    for HashMap<K, V, S>
+{
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        Ok(pairs::<K, V>(value, "HashMap")?.into_iter().collect())
+    }
+}
+
+impl<K: FromReply + Ord, V: FromReply> FromReply for BTreeMap<K, V> {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        Ok(pairs::<K, V>(value, "BTreeMap")?.into_iter().collect())
+    }
+}
+
+impl<T: FromReply + Eq + Hash, S: BuildHasher + Default> FromReply for HashSet<T, S> {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        Ok(convert_each::<T>(elements(value, "HashSet")?)?
+            .into_iter()
+            .collect())
+    }
+}
+
+impl<T: FromReply + Ord> FromReply for BTreeSet<T> {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        Ok(convert_each::<T>(elements(value, "BTreeSet")?)?
+            .into_iter()
+            .collect())
+    }
+}
+
+fn exactly<const N: usize>(value: Value) -> Result<[Value; N], ConversionError> {
+    let items = elements(value, "tuple")?;
+    let len = items.len();
+    <[Value; N]>::try_from(items).map_err(|items| {
+        ConversionError::new("tuple", &Value::Array(items.into()))
+            .with_detail(format!("{len} elements, expected {N}"))
+    })
+}
+
+impl<A: FromReply, B: FromReply> FromReply for (A, B) {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let [a, b] = exactly::<2>(value)?;
+        Ok((A::from_reply(a)?, B::from_reply(b)?))
+    }
+}
+
+impl<A: FromReply, B: FromReply, C: FromReply> FromReply for (A, B, C) {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let [a, b, c] = exactly::<3>(value)?;
+        Ok((A::from_reply(a)?, B::from_reply(b)?, C::from_reply(c)?))
+    }
+}
+
+impl<A: FromReply, B: FromReply, C: FromReply, D: FromReply> FromReply for (A, B, C, D) {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let [a, b, c, d] = exactly::<4>(value)?;
+        Ok((
+            A::from_reply(a)?,
+            B::from_reply(b)?,
+            C::from_reply(c)?,
+            D::from_reply(d)?,
+        ))
+    }
+}
