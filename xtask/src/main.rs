@@ -6,8 +6,12 @@
 //!   (installing them with apt-get when run as root on Debian or Ubuntu), then runs every test
 //!   of the workspace. Extra arguments go to `cargo test`.
 //!
+//! * `demo [EXAMPLE]`: starts a throwaway redis-server on a free loopback port, runs the guided
+//!   tour (or the named example of `redis-client`) against it, and stops the server.
+//!
 //! xtask depends on nothing but the standard library, so it builds in seconds.
 
+mod demo;
 mod provision;
 
 use std::env;
@@ -19,6 +23,7 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let result = match command.as_deref() {
         Some("test") => test(&rest),
+        Some("demo") => demo::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
@@ -40,6 +45,8 @@ usage: cargo xtask <command>
 commands:
   test [ARGS...]   install redis-server, redis-sentinel and redis-tools when missing, then run
                    every test of the workspace (ARGS go to `cargo test`)
+  demo [EXAMPLE]   run the guided tour (or an example of redis-client) against a throwaway
+                   redis-server on a free port
 ";
 
 /// `cargo xtask test`: provision, then `cargo test --workspace --locked`.

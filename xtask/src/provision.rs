@@ -38,10 +38,13 @@ pub(crate) fn ensure_redis() -> Result<(), String> {
     let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
     install.extend(&packages);
     run("apt-get", &install)?;
-    match BINARIES.iter().find(|(binary, _)| find_on_path(binary).is_none()) {
-        Some((binary, package)) => {
-            Err(format!("apt-get installed {package} but `{binary}` is still not on PATH"))
-        }
+    match BINARIES
+        .iter()
+        .find(|(binary, _)| find_on_path(binary).is_none())
+    {
+        Some((binary, package)) => Err(format!(
+            "apt-get installed {package} but `{binary}` is still not on PATH"
+        )),
         None => Ok(()),
     }
 }

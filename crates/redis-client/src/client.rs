@@ -80,6 +80,19 @@ impl Client {
         }
     }
 
+    /// A builder that starts from a URL's settings, to add what a URL cannot say.
+    pub fn builder_from_url(url: &str) -> Result<ClientBuilder, Error> {
+        let config = ConnectionConfig::from_url(url)?;
+        let mut options = PoolOptions::new();
+        if let Some(max) = config.max_connections() {
+            options = options.max_size(max);
+        }
+        Ok(ClientBuilder {
+            config: config.into_builder(),
+            options,
+        })
+    }
+
     /// A client on an existing pool (shared with other clients).
     pub fn from_pool(pool: Pool) -> Client {
         Client { pool }

@@ -184,6 +184,11 @@ impl ConnectionConfig {
         }
     }
 
+    /// A builder starting from this configuration.
+    pub fn into_builder(self) -> ConnectionConfigBuilder {
+        ConnectionConfigBuilder { config: self }
+    }
+
     /// Parses a `redis://`, `rediss://` or `unix://` URL.
     ///
     /// A bad URL or value is a [`ConfigError`] naming the parameter; it never contains the
