@@ -282,6 +282,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Tries a refused or timed-out connect again up to `retries` times with a growing pause.
+    pub fn connect_retries(mut self, retries: u32) -> Self {
+        self.config = self.config.connect_retries(retries);
+        self
+    }
+
     /// Resends a command that timed out once, on a new connection. The command may then run
     /// twice; only for idempotent workloads.
     pub fn retry_on_timeout(mut self, retry: bool) -> Self {

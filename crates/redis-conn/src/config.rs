@@ -150,6 +150,7 @@ pub struct ConnectionConfig {
     pub(crate) retry_on_timeout: bool,
     pub(crate) health_check_interval: Option<Duration>,
     pub(crate) max_connections: Option<usize>,
+    pub(crate) connect_retries: u32,
 }
 
 impl Default for ConnectionConfig {
@@ -171,6 +172,7 @@ impl Default for ConnectionConfig {
             retry_on_timeout: false,
             health_check_interval: None,
             max_connections: None,
+            connect_retries: 0,
         }
     }
 }
@@ -257,6 +259,11 @@ impl ConnectionConfig {
     /// Idle time after which a connection is checked with PING before use; `None` disables.
     pub fn health_check_interval(&self) -> Option<Duration> {
         self.health_check_interval
+    }
+
+    /// How many times a failed connect is tried again (with a growing pause) before giving up.
+    pub fn connect_retries(&self) -> u32 {
+        self.connect_retries
     }
 
     /// The pool size given in a URL (`max_connections`), read by the pool.
@@ -365,6 +372,13 @@ impl ConnectionConfigBuilder {
     /// PINGs a connection that sat idle longer than this before using it.
     pub fn health_check_interval(mut self, interval: Duration) -> Self {
         self.config.health_check_interval = Some(interval);
+        self
+    }
+
+    /// Tries a failed connect again up to `retries` times, pausing 50 ms, 100 ms, 200 ms, ...
+    /// (at most 1 s) in between. Only the socket's connect is retried: nothing was sent yet.
+    pub fn connect_retries(mut self, retries: u32) -> Self {
+        self.config.connect_retries = retries;
         self
     }
 

@@ -15,6 +15,8 @@ use crate::transport::{self, Transport};
 
 /// Smallest free space offered to a read system call.
 const MIN_READ: usize = 16 * 1024;
+/// Replies larger than this leave the connection with a fresh small read buffer.
+const MAX_RETAINED: usize = 64 * 1024;
 /// Largest free space zero-filled and offered to one read system call.
 const MAX_READ: usize = 1024 * 1024;
 
@@ -66,7 +68,7 @@ impl Connection {
 
     /// [`Connection::open`] with a configuration shared by many connections (a pool's).
     pub fn open_shared(config: Arc<ConnectionConfig>) -> Result<Connection, Error> {
-        let transport = open_transport(&config)?;
+        let transport = open_transport_retrying(&config)?;
         Self::start(transport, config, true)
     }
 
@@ -95,8 +97,8 @@ impl Connection {
             broken: false,
             last_used: Instant::now(),
         };
-        conn.apply_timeouts()?;
         conn.handshake()?;
+        conn.apply_timeouts()?;
         Ok(conn)
     }
 
@@ -253,15 +255,15 @@ impl Connection {
         if !self.reconnectable {
             return Err(Error::Broken);
         }
-        let transport = open_transport(&self.config)?;
+        let transport = open_transport_retrying(&self.config)?;
         self.transport = transport;
         self.decoder.reset();
         self.read_buf.clear();
         self.pushes.clear();
         self.broken = false;
         self.last_used = Instant::now();
-        self.apply_timeouts()?;
-        self.handshake()
+        self.handshake()?;
+        self.apply_timeouts()
     }
 
     fn ping(&mut self) -> Result<(), Error> {
@@ -287,8 +289,12 @@ impl Connection {
         error
     }
 
+    /// Sets the socket timeout for requests.
     fn apply_timeouts(&mut self) -> Result<(), Error> {
-        let timeout = self.config.socket_timeout;
+        self.set_timeouts(self.config.socket_timeout)
+    }
+
+    fn set_timeouts(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         let result = self
             .transport
             .set_read_timeout(timeout)
@@ -314,8 +320,17 @@ impl Connection {
     }
 
     fn decode_buffered(&mut self) -> Result<Option<Value>, Error> {
+        let buffered = self.read_buf.len();
         match self.decoder.decode(&mut self.read_buf) {
-            Ok(value) => Ok(value),
+            Ok(Some(value)) => {
+                // A large reply's buffer now belongs to the value; start a small one rather
+                // than let this connection keep (and later reclaim) the large allocation.
+                if self.read_buf.is_empty() && buffered > MAX_RETAINED {
+                    self.read_buf = BytesMut::with_capacity(MIN_READ);
+                }
+                Ok(Some(value))
+            }
+            Ok(None) => Ok(None),
             Err(e) => Err(self.fail(Error::Protocol(e))),
         }
     }
@@ -400,11 +415,13 @@ impl Connection {
         if steps.is_empty() {
             return Ok(());
         }
-        self.write(&buf)?;
+        // The handshake is part of connecting: the connect timeout bounds it.
+        self.set_timeouts(config.connect_timeout())?;
+        self.write(&buf).map_err(Error::in_handshake)?;
         // Read every reply, even after a failure, then report the first failure.
         let mut failure = None;
         for step in steps {
-            let reply = self.read_reply()?;
+            let reply = self.read_reply().map_err(Error::in_handshake)?;
             if failure.is_some() {
                 continue;
             }
@@ -480,6 +497,24 @@ impl Step {
             Step::Hello | Step::Auth if auth_failure => Error::Auth(error),
             Step::Auth => Error::Auth(error),
             _ => Error::Server(error),
+        }
+    }
+}
+
+/// [`open_transport`], tried again on failures that happen before anything is sent.
+fn open_transport_retrying(config: &ConnectionConfig) -> Result<Box<dyn Transport>, Error> {
+    let mut pause = Duration::from_millis(50);
+    let mut retries_left = config.connect_retries;
+    loop {
+        match open_transport(config) {
+            Err(
+                Error::Connect { .. } | Error::Resolve { .. } | Error::Timeout(Phase::Connecting),
+            ) if retries_left > 0 => {
+                retries_left -= 1;
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            result => return result,
         }
     }
 }

@@ -38,7 +38,7 @@ pub enum Error {
     #[error("timed out {0}")]
     Timeout(Phase),
     /// The socket failed.
-    #[error("connection failed while {phase}: {source}")]
+    #[error("connection failed ({phase}): {source}")]
     Io {
         /// What the connection was doing.
         phase: Phase,
@@ -47,7 +47,7 @@ pub enum Error {
         source: io::Error,
     },
     /// The server closed the connection.
-    #[error("the server closed the connection while {0}")]
+    #[error("the server closed the connection ({0})")]
     Closed(Phase),
     /// The server sent bytes that are not valid RESP (or beyond the decoder's limits).
     #[error("the server sent an invalid reply: {0}")]
@@ -100,6 +100,19 @@ impl Error {
         }
     }
 
+    /// Re-labels a failure during the handshake as a connecting failure.
+    pub(crate) fn in_handshake(self) -> Self {
+        match self {
+            Error::Timeout(_) => Error::Timeout(Phase::Handshake),
+            Error::Io { source, .. } => Error::Io {
+                phase: Phase::Handshake,
+                source,
+            },
+            Error::Closed(_) => Error::Closed(Phase::Handshake),
+            other => other,
+        }
+    }
+
     /// Maps a socket error, turning timeouts into [`Error::Timeout`].
     pub(crate) fn io(phase: Phase, source: io::Error) -> Self {
         match source.kind() {
@@ -118,6 +131,8 @@ pub enum Phase {
     Connecting,
     /// The TLS handshake.
     TlsHandshake,
+    /// The Redis handshake (AUTH or HELLO, CLIENT SETNAME, SELECT).
+    Handshake,
     /// Writing a request.
     Writing,
     /// Waiting for or reading a reply.
@@ -129,6 +144,7 @@ impl fmt::Display for Phase {
         f.write_str(match self {
             Phase::Connecting => "connecting",
             Phase::TlsHandshake => "during the TLS handshake",
+            Phase::Handshake => "during the handshake (AUTH, HELLO, SELECT)",
             Phase::Writing => "writing the request",
             Phase::Reading => "reading the reply",
         })
