@@ -40,8 +40,8 @@ const MAX_READ: usize = 1024 * 1024;
 ///
 /// let config = ConnectionConfig::from_url("redis://127.0.0.1:6379/0")?;
 /// let mut conn = Connection::open(&config)?;
-/// conn.request(&[b"SET", b"greeting", b"hello"])?;
-/// let reply = conn.request(&[b"GET", b"greeting"])?;
+/// conn.request(&["SET", "greeting", "hello"])?;
+/// let reply = conn.request(&["GET", "greeting"])?;
 /// assert_eq!(reply.as_bytes().map(|b| &b[..]), Some(&b"hello"[..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
