@@ -1,1 +1,9 @@
 //! Integration suites against real redis-server processes.
+//!
+//! Every test starts its own server through [`tests::RedisServer`] (a free loopback port, a
+//! temporary directory) and stops it on drop, so the tests run in parallel and never touch a
+//! server they did not start. `redis-server` must be installed: `cargo xtask test` installs it.
+
+mod client;
+mod fixture;
+mod resp_live;

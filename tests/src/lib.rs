@@ -1,1 +1,12 @@
 //! Server fixtures shared by the integration suites.
+//!
+//! * [`RedisServer`] starts a real `redis-server` on a free loopback port (or a Unix socket) in
+//!   a temporary directory, can pause, resume, kill and restart it, and stops it on drop.
+//! * [`RawConnection`] talks RESP over a socket with nothing but [`resp_proto`], to check what
+//!   a real server sends.
+
+mod raw;
+mod server;
+
+pub use raw::{DEFAULT_IO_TIMEOUT, REPLY_DEADLINE, RawConnection, RawError};
+pub use server::{DEFAULT_READY_TIMEOUT, REDIS_SERVER_BIN_ENV, RedisServer, RedisServerBuilder};

@@ -103,12 +103,15 @@ impl Client {
         &self.pool
     }
 
-    /// Takes a connection out of the pool for this caller alone: the place for commands that
-    /// change connection state (SELECT, CLIENT ..., READONLY) and for long conversations.
-    /// It is closed when dropped.
+    /// Takes a connection from the pool for this caller alone: the place for commands that
+    /// change connection state (SELECT, CLIENT ..., READONLY) and for long conversations
+    /// (redis-py's `client()`). It counts against the pool size while it lives and is closed,
+    /// not returned, when dropped.
     pub fn get_connection(&self) -> Result<DedicatedConnection, Error> {
+        let mut conn = self.pool.get()?;
+        conn.mark_dirty();
         Ok(DedicatedConnection {
-            conn: self.pool.get()?.detach(),
+            conn: Held::Pooled(conn),
         })
     }
 
@@ -137,7 +140,7 @@ fn run_on(conn: &mut PooledConnection, cmd: &Cmd) -> Result<Value, Error> {
     if changes_state(cmd) {
         conn.mark_dirty();
     }
-    conn.check_health(std::time::Instant::now())?;
+    // The pool checked the connection (and its health) at checkout.
     run_raw(conn, cmd)
 }
 
@@ -171,20 +174,31 @@ impl Runner for Client {
 /// those that change its state. Closed when dropped.
 #[derive(Debug)]
 pub struct DedicatedConnection {
-    conn: Connection,
+    conn: Held,
+}
+
+/// Where a dedicated connection comes from.
+#[derive(Debug)]
+enum Held {
+    /// A pool slot, marked dirty so that it is closed on drop.
+    Pooled(PooledConnection),
+    Own(Connection),
 }
 
 impl DedicatedConnection {
     /// Opens a connection from a configuration, without a pool.
     pub fn open(config: &ConnectionConfig) -> Result<DedicatedConnection, Error> {
         Ok(DedicatedConnection {
-            conn: Connection::open(config)?,
+            conn: Held::Own(Connection::open(config)?),
         })
     }
 
     /// The underlying connection, for raw sends and reads.
     pub fn connection(&mut self) -> &mut Connection {
-        &mut self.conn
+        match &mut self.conn {
+            Held::Pooled(conn) => conn,
+            Held::Own(conn) => conn,
+        }
     }
 }
 
@@ -197,8 +211,9 @@ impl Runner for &mut DedicatedConnection {
                 "a command needs at least its name".to_owned(),
             ));
         }
-        self.conn.check_health(std::time::Instant::now())?;
-        run_raw(&mut self.conn, cmd)
+        let conn = self.connection();
+        conn.check_health(std::time::Instant::now())?;
+        run_raw(conn, cmd)
     }
 }
 
