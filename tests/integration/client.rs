@@ -213,7 +213,11 @@ fn health_check_pings_only_after_idling() {
     assert_eq!(pings(&c), baseline, "no PING while busy");
     thread::sleep(Duration::from_millis(450));
     cmd("SET").arg("k").arg(2).execute(&c).unwrap();
-    assert_eq!(pings(&c), baseline + 1, "one PING after idling past the interval");
+    assert_eq!(
+        pings(&c),
+        baseline + 1,
+        "one PING after idling past the interval"
+    );
 }
 
 #[test]

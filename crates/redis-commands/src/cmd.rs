@@ -18,7 +18,7 @@ use crate::reply::{ConversionError, FromReply};
 /// set.write_packed(&mut wire);
 /// assert!(wire.starts_with(b"*5\r\n$3\r\nSET\r\n$3\r\nkey\r\n$2\r\n42\r\n"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Cmd {
     /// The arguments, each a complete bulk string.
     args: Vec<u8>,
@@ -80,6 +80,22 @@ impl Cmd {
         &self.args[self.name.0..self.name.1]
     }
 
+    /// The arguments, in order, as the bytes sent.
+    pub fn arg_bytes(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest = &self.args[..];
+        std::iter::from_fn(move || {
+            // Each argument is `$len\r\n<payload>\r\n`, written by `resp_proto::write_bulk`.
+            let header_end = rest.windows(2).position(|w| w == b"\r\n")?;
+            let len: usize = std::str::from_utf8(rest.get(1..header_end)?)
+                .ok()?
+                .parse()
+                .ok()?;
+            let payload = rest.get(header_end + 2..header_end + 2 + len)?;
+            rest = rest.get(header_end + 4 + len..)?;
+            Some(payload)
+        })
+    }
+
     /// Appends the whole command, ready for the wire.
     pub fn write_packed(&self, out: &mut Vec<u8>) {
         resp_proto::write_array_header(out, self.count);
@@ -125,4 +141,58 @@ impl<R: Runner + ?Sized> Runner for &mut R {
     fn run(&mut self, cmd: &Cmd) -> Result<Value, Self::Error> {
         (**self).run(cmd)
     }
+}
+
+/// Shows the arguments as text, with secrets (passwords of AUTH, HELLO, MIGRATE, ACL SETUSER,
+/// CONFIG SET requirepass/masterauth, SENTINEL SET auth-pass) replaced by `<redacted>`, the way
+/// the server's own logs redact them.
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let args: Vec<&[u8]> = self.arg_bytes().collect();
+        let secret = secret_positions(&args);
+        let mut list = f.debug_list();
+        for (i, arg) in args.iter().enumerate() {
+            if secret.contains(&i) {
+                list.entry(&format_args!("<redacted>"));
+            } else {
+                list.entry(&String::from_utf8_lossy(arg));
+            }
+        }
+        list.finish()
+    }
+}
+
+/// Which arguments are secrets.
+fn secret_positions(args: &[&[u8]]) -> Vec<usize> {
+    let is = |i: usize, word: &str| {
+        args.get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    let after = |word: &str, skip: usize| -> Vec<usize> {
+        (0..args.len())
+            .filter(|&i| is(i, word))
+            .map(|i| i + 1 + skip)
+            .collect()
+    };
+    let mut secret = Vec::new();
+    if is(0, "AUTH") {
+        secret.push(args.len().saturating_sub(1));
+    } else if is(0, "HELLO") {
+        secret.extend(after("AUTH", 1));
+    } else if is(0, "MIGRATE") {
+        secret.extend(after("AUTH", 0));
+        secret.extend(after("AUTH2", 1));
+    } else if is(0, "ACL") && is(1, "SETUSER") {
+        secret.extend(
+            (3..args.len()).filter(|&i| matches!(args[i].first(), Some(b'>' | b'<' | b'#' | b'!'))),
+        );
+    } else if is(0, "CONFIG") && is(1, "SET") {
+        for word in ["requirepass", "masterauth", "masteruser"] {
+            secret.extend(after(word, 0));
+        }
+    } else if is(0, "SENTINEL") {
+        secret.extend(after("auth-pass", 0));
+        secret.extend(after("sentinel-pass", 0));
+    }
+    secret
 }

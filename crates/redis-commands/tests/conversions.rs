@@ -177,3 +177,30 @@ fn an_empty_command_is_empty() {
     assert!(Cmd::new().is_empty());
     assert!(cmd("  ").is_empty());
 }
+
+#[test]
+fn debug_shows_arguments_and_hides_secrets() {
+    let mut set = cmd("SET");
+    set.arg("k").arg(1);
+    assert_eq!(format!("{set:?}"), r#"["SET", "k", "1"]"#);
+    let cases: &[&[&str]] = &[
+        &["AUTH", "hunter2"],
+        &["AUTH", "alice", "hunter2"],
+        &["HELLO", "3", "AUTH", "alice", "hunter2", "SETNAME", "x"],
+        &["MIGRATE", "h", "1", "k", "0", "5", "AUTH", "hunter2"],
+        &[
+            "MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "alice", "hunter2",
+        ],
+        &["ACL", "SETUSER", "alice", "on", ">hunter2", "~*"],
+        &["CONFIG", "SET", "requirepass", "hunter2"],
+        &["CONFIG", "SET", "masterauth", "hunter2"],
+        &["SENTINEL", "SET", "mymaster", "auth-pass", "hunter2"],
+    ];
+    for case in cases {
+        let mut c = Cmd::new();
+        c.args(case.to_vec());
+        let text = format!("{c:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
+}

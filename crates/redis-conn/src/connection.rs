@@ -1,6 +1,7 @@
 //! [`Connection`]: one socket, one decoder, one request at a time.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,7 +46,6 @@ const MAX_READ: usize = 1024 * 1024;
 /// assert_eq!(reply.as_bytes().map(|b| &b[..]), Some(&b"hello"[..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct Connection {
     transport: Box<dyn Transport>,
     config: Arc<ConnectionConfig>,
@@ -57,6 +57,21 @@ pub struct Connection {
     pushes: VecDeque<Value>,
     broken: bool,
     last_used: Instant,
+}
+
+/// Shows where the connection goes and its state, never its buffers: the write buffer can hold
+/// the handshake's password.
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("address", self.config.address())
+            .field("db", &self.config.db())
+            .field("protocol", &self.config.protocol())
+            .field("broken", &self.broken)
+            .field("buffered_bytes", &self.read_buf.len())
+            .field("pending_pushes", &self.pushes.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connection {

@@ -143,7 +143,9 @@ impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Phase::Connecting => "connecting",
-            Phase::TlsHandshake => "during the TLS handshake",
+            Phase::TlsHandshake => {
+                "during the TLS handshake (is the server speaking TLS on this port?)"
+            }
             Phase::Handshake => "during the handshake (AUTH, HELLO, SELECT)",
             Phase::Writing => "writing the request",
             Phase::Reading => "reading the reply",
