@@ -15,7 +15,7 @@ use crate::tls;
 use crate::transport::{self, Transport};
 
 /// Smallest free space offered to a read system call.
-const MIN_READ: usize = 16 * 1024;
+const MIN_READ: usize = 4 * 1024;
 /// Replies larger than this leave the connection with a fresh small read buffer.
 const MAX_RETAINED: usize = 64 * 1024;
 /// Largest free space zero-filled and offered to one read system call.
@@ -55,6 +55,8 @@ pub struct Connection {
     read_buf: BytesMut,
     write_buf: Vec<u8>,
     pushes: VecDeque<Value>,
+    /// How many bytes the next read offers to the kernel.
+    read_size: usize,
     broken: bool,
     last_used: Instant,
 }
@@ -109,6 +111,7 @@ impl Connection {
             read_buf: BytesMut::with_capacity(MIN_READ),
             write_buf: Vec::with_capacity(1024),
             pushes: VecDeque::new(),
+            read_size: MIN_READ,
             broken: false,
             last_used: Instant::now(),
         };
@@ -361,10 +364,14 @@ impl Connection {
     }
 
     /// One read system call into the read buffer.
+    ///
+    /// The space offered is zero-filled first (safe code cannot read into uninitialised
+    /// memory), so its size adapts: it doubles after a read that filled it (a large reply is
+    /// streaming in) and falls back to the minimum otherwise, so small replies cost little.
     fn fill(&mut self) -> Result<(), Error> {
         let len = self.read_buf.len();
-        self.read_buf.reserve(MIN_READ);
-        let room = (self.read_buf.capacity() - len).min(MAX_READ);
+        let room = self.read_size;
+        self.read_buf.reserve(room);
         self.read_buf.resize(len + room, 0);
         loop {
             match self.transport.read(&mut self.read_buf[len..]) {
@@ -374,6 +381,11 @@ impl Connection {
                 }
                 Ok(n) => {
                     self.read_buf.truncate(len + n);
+                    self.read_size = if n == room {
+                        (room * 2).min(MAX_READ)
+                    } else {
+                        MIN_READ
+                    };
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -61,13 +61,34 @@ impl Transport for UnixStream {
     }
 }
 
+/// `recv` flags for a peek that does not block, in one system call (the values of
+/// `MSG_PEEK | MSG_DONTWAIT` on each platform).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PEEK_NOW: Option<i32> = Some(0x02 | 0x40);
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+const PEEK_NOW: Option<i32> = Some(0x02 | 0x80);
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd"
+)))]
+const PEEK_NOW: Option<i32> = None;
+
 /// Peeks without blocking: nothing to read means idle; end of stream or unread bytes mean the
 /// connection cannot be reused.
 pub(crate) fn peek_idle(socket: SockRef<'_>) -> io::Result<bool> {
     let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-    socket.set_nonblocking(true)?;
-    let peeked = socket.peek(&mut byte);
-    socket.set_nonblocking(false)?;
+    let peeked = match PEEK_NOW {
+        Some(flags) => socket.recv_with_flags(&mut byte, flags),
+        None => {
+            socket.set_nonblocking(true)?;
+            let peeked = socket.peek(&mut byte);
+            socket.set_nonblocking(false)?;
+            peeked
+        }
+    };
     match peeked {
         Ok(_) => Ok(false),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
