@@ -34,4 +34,6 @@
 
 mod pool;
 
-pub use pool::{Checkout, CloseReason, Error, Pool, PoolOptions, PoolStats, PooledConnection};
+pub use pool::{
+    Checkout, CloseReason, Connector, Error, Pool, PoolOptions, PoolStats, PooledConnection,
+};

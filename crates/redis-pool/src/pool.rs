@@ -59,7 +59,10 @@ impl PoolOptions {
     /// Defaults: 50 connections, waiting up to 20 seconds (redis-py's
     /// `BlockingConnectionPool` defaults).
     pub fn new() -> Self {
-        PoolOptions { max_size: 50, checkout: Checkout::Wait(Some(Duration::from_secs(20))) }
+        PoolOptions {
+            max_size: 50,
+            checkout: Checkout::Wait(Some(Duration::from_secs(20))),
+        }
     }
 
     /// Sets the maximum size (at least 1).
@@ -144,7 +147,7 @@ pub struct Pool {
 }
 
 struct Inner {
-    config: Arc<ConnectionConfig>,
+    connector: Box<dyn Connector>,
     options: PoolOptions,
     state: Mutex<State>,
     returned: Condvar,
@@ -167,7 +170,7 @@ struct State {
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("address", self.inner.config.address())
+            .field("address", self.inner.connector.config().address())
             .field("options", &self.inner.options)
             .field("stats", &self.stats())
             .finish()
@@ -177,9 +180,15 @@ impl fmt::Debug for Pool {
 impl Pool {
     /// A pool of connections made from `config`. Nothing is opened until the first checkout.
     pub fn new(config: ConnectionConfig, options: PoolOptions) -> Self {
+        Self::with_connector(Arc::new(config), options)
+    }
+
+    /// A pool whose connections are opened by `connector`: for connections that must find
+    /// their server each time (Sentinel), or that run over a custom transport.
+    pub fn with_connector(connector: impl Connector, options: PoolOptions) -> Self {
         Pool {
             inner: Arc::new(Inner {
-                config: Arc::new(config),
+                connector: Box::new(connector),
                 options,
                 state: Mutex::new(State::default()),
                 returned: Condvar::new(),
@@ -193,7 +202,7 @@ impl Pool {
 
     /// The configuration new connections are made from.
     pub fn config(&self) -> &ConnectionConfig {
-        &self.inner.config
+        self.inner.connector.config()
     }
 
     /// The pool settings.
@@ -222,7 +231,7 @@ impl Pool {
                 state.in_use += 1;
                 let generation = state.generation;
                 drop(state);
-                return match Connection::open_shared(Arc::clone(&inner.config)) {
+                return match inner.connector.connect() {
                     Ok(conn) => {
                         inner.created.fetch_add(1, Ordering::Relaxed);
                         Ok(self.wrap(conn, generation))
@@ -315,7 +324,12 @@ impl Pool {
     }
 
     fn wrap(&self, conn: Connection, generation: u64) -> PooledConnection {
-        PooledConnection { conn: Some(conn), pool: self.clone(), dirty: false, generation }
+        PooledConnection {
+            conn: Some(conn),
+            pool: self.clone(),
+            dirty: false,
+            generation,
+        }
     }
 
     /// Gives back the slot of a connection that was closed or never opened.
@@ -384,13 +398,17 @@ impl Deref for PooledConnection {
     type Target = Connection;
     fn deref(&self) -> &Connection {
         // Present until drop or detach.
-        self.conn.as_ref().unwrap_or_else(|| unreachable!("used after detach"))
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("used after detach"))
     }
 }
 
 impl DerefMut for PooledConnection {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.conn.as_mut().unwrap_or_else(|| unreachable!("used after detach"))
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("used after detach"))
     }
 }
 
@@ -410,5 +428,29 @@ impl fmt::Debug for PooledConnection {
             .field("conn", &self.conn)
             .field("dirty", &self.dirty)
             .finish()
+    }
+}
+
+/// Opens the pool's connections.
+///
+/// `Arc<ConnectionConfig>` is the ordinary connector: every connection goes to the configured
+/// server. Implement it to choose the server at each connect (Sentinel) or to use a custom
+/// [`Transport`](redis_conn::Transport).
+pub trait Connector: Send + Sync + 'static {
+    /// Opens a connection and runs its handshake.
+    fn connect(&self) -> Result<Connection, redis_conn::Error>;
+
+    /// The configuration connections are made from (for display and for the settings the
+    /// pool's users read, such as `retry_on_timeout`).
+    fn config(&self) -> &ConnectionConfig;
+}
+
+impl Connector for Arc<ConnectionConfig> {
+    fn connect(&self) -> Result<Connection, redis_conn::Error> {
+        Connection::open_shared(Arc::clone(self))
+    }
+
+    fn config(&self) -> &ConnectionConfig {
+        self
     }
 }
