@@ -7,6 +7,20 @@ use bytes::Bytes;
 /// `bool` is deliberately not an argument (Redis has no booleans in commands, and `true`
 /// could mean `1`, `"true"` or a flag); pass `1`/`0` or the option's token. `u8` is not one
 /// either, so that `Vec<u8>` always means bytes.
+///
+/// ```
+/// use redis_commands::cmd;
+///
+/// let mut c = cmd("SET");
+/// c.arg("key").arg(&b"bytes"[..]).arg(7).arg(2.5).arg(String::from("owned"));
+/// assert_eq!(c.len(), 6);
+/// ```
+///
+/// ```compile_fail
+/// use redis_commands::cmd;
+///
+/// cmd("SET").arg("key").arg(true); // a bool is not an argument
+/// ```
 pub trait ToArg {
     /// Appends this value to `out` as one RESP bulk string.
     fn write_arg(&self, out: &mut Vec<u8>);
