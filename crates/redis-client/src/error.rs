@@ -41,6 +41,36 @@ pub enum Error {
     /// The request cannot be sent as asked (for example an empty command).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A command of a pipeline failed on the server; the others ran (see
+    /// [`Pipeline::execute`](crate::Pipeline::execute) for every result).
+    #[error("command {index} of the pipeline ({command}) failed: {error}")]
+    Pipeline {
+        /// Its position in the pipeline, from 0.
+        index: usize,
+        /// Its name.
+        command: String,
+        /// The server's error.
+        error: ServerError,
+    },
+    /// The server refused to queue commands of a transaction, so it ran none of them
+    /// (`EXECABORT`).
+    #[error("the transaction was discarded: {}", describe_rejected(rejected))]
+    ExecAbort {
+        /// Each rejected command: its position, its name, and the server's reason.
+        rejected: Vec<(usize, String, ServerError)>,
+    },
+    /// A watched key changed before `EXEC`, so the transaction did not run (redis-py's
+    /// `WatchError`). Retry it.
+    #[error("a watched key changed; the transaction did not run")]
+    WatchConflict,
+}
+
+fn describe_rejected(rejected: &[(usize, String, ServerError)]) -> String {
+    let parts: Vec<String> = rejected
+        .iter()
+        .map(|(index, command, error)| format!("command {index} ({command}): {}", error.message()))
+        .collect();
+    parts.join("; ")
 }
 
 impl Error {
@@ -86,16 +116,13 @@ impl Error {
 
     /// The server error's kind, when the server answered with an error.
     pub fn server_kind(&self) -> Option<ServerErrorKind> {
-        match self {
-            Error::Server(e) | Error::Auth(e) => Some(e.kind()),
-            _ => None,
-        }
+        self.server_error().map(ServerError::kind)
     }
 
     /// The server error, when the server answered with one.
     pub fn server_error(&self) -> Option<&ServerError> {
         match self {
-            Error::Server(e) | Error::Auth(e) => Some(e),
+            Error::Server(e) | Error::Auth(e) | Error::Pipeline { error: e, .. } => Some(e),
             _ => None,
         }
     }

@@ -37,9 +37,11 @@
 
 mod client;
 mod error;
+mod pipeline;
 
 pub use crate::client::{Client, ClientBuilder, DedicatedConnection};
 pub use crate::error::Error;
+pub use crate::pipeline::Pipeline;
 pub use redis_commands::{Cmd, FromReply, Runner, ToArg, ToArgs, cmd};
 pub use redis_conn::{ServerError, ServerErrorKind, TlsConfig};
 pub use resp_proto::{Protocol, Value};
