@@ -5,5 +5,9 @@
 //! server they did not start. `redis-server` must be installed: `cargo xtask test` installs it.
 
 mod client;
+mod faults;
 mod fixture;
+mod pipeline;
 mod resp_live;
+mod secrets;
+mod tls;

@@ -4,9 +4,17 @@
 //!   a temporary directory, can pause, resume, kill and restart it, and stops it on drop.
 //! * [`RawConnection`] talks RESP over a socket with nothing but [`resp_proto`], to check what
 //!   a real server sends.
+//! * [`FaultProxy`] sits between a client and a server and delays, stalls, truncates, cuts or
+//!   resets the traffic on command.
+//! * [`TlsCerts`] generates the certificates of the TLS tests, and [`TlsServerExt::tls`] starts
+//!   a server that speaks TLS with them.
 
+mod proxy;
 mod raw;
 mod server;
+mod tls;
 
+pub use proxy::{Direction, FaultProxy};
 pub use raw::{DEFAULT_IO_TIMEOUT, REPLY_DEADLINE, RawConnection, RawError};
 pub use server::{DEFAULT_READY_TIMEOUT, REDIS_SERVER_BIN_ENV, RedisServer, RedisServerBuilder};
+pub use tls::{CertFiles, ClientAuth, TlsCerts, TlsRedisServer, TlsServerBuilder, TlsServerExt};

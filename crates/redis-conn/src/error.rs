@@ -115,6 +115,14 @@ impl Error {
 
     /// Maps a socket error, turning timeouts into [`Error::Timeout`].
     pub(crate) fn io(phase: Phase, source: io::Error) -> Self {
+        // rustls reports TLS failures (a refused client certificate, a bad record) as I/O
+        // errors wrapping its own error.
+        if let Some(tls) = source
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
+            return Error::Tls(tls_message(tls));
+        }
         match source.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(phase),
             io::ErrorKind::UnexpectedEof => Error::Closed(phase),
@@ -206,7 +214,16 @@ impl ServerError {
 
     /// Replaces every occurrence of each secret in the message with `<redacted>` (servers
     /// without HELLO echo its arguments, password included, in their error).
+    ///
+    /// The server quotes the arguments of a command it does not know after "with args
+    /// beginning with:", cut to a length that can split a secret, so that quote is dropped
+    /// whole.
     pub(crate) fn scrub(mut self, secrets: &[&str]) -> Self {
+        const QUOTE: &str = "with args beginning with:";
+        if let Some(at) = self.message.find(QUOTE) {
+            self.message.truncate(at + QUOTE.len());
+            self.message.push_str(" <redacted>");
+        }
         for secret in secrets.iter().filter(|s| !s.is_empty()) {
             if self.message.contains(secret) {
                 self.message = self.message.replace(secret, "<redacted>");
@@ -297,5 +314,15 @@ impl ServerErrorKind {
             "UNBLOCKED" => Self::Unblocked,
             _ => Self::Other,
         }
+    }
+}
+
+/// A TLS error in words, with a hint when the peer is probably not speaking TLS.
+pub(crate) fn tls_message(error: &rustls::Error) -> String {
+    match error {
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            format!("{error} (is the server speaking TLS on this port?)")
+        }
+        _ => error.to_string(),
     }
 }

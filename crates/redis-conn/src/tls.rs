@@ -66,7 +66,10 @@ pub(crate) fn connect(
                     .get_ref()
                     .and_then(|inner| inner.downcast_ref::<rustls::Error>())
                 {
-                    Some(tls_error) => Error::Tls(format!("handshake failed: {tls_error}")),
+                    Some(tls_error) => Error::Tls(format!(
+                        "handshake failed: {}",
+                        crate::error::tls_message(tls_error)
+                    )),
                     None => Error::io(Phase::TlsHandshake, e),
                 },
             );

@@ -50,6 +50,13 @@ pub(crate) fn parse(text: &str) -> Result<ConnectionConfig, ConfigError> {
     let (text, unix_userinfo) = split_unix_userinfo(text);
     // The url crate's messages never quote the input, so they cannot leak a password.
     let url = Url::parse(&text).map_err(|e| ConfigError::new("url", format!("not a URL ({e})")))?;
+    if url.fragment().is_some() {
+        return Err(ConfigError::new(
+            "fragment",
+            "a connection URL has no #fragment; TLS verification in particular cannot be \
+             changed from a URL",
+        ));
+    }
     let mut config = ConnectionConfig::default();
     let mut path_db = None;
     match url.scheme() {
@@ -119,7 +126,9 @@ fn split_unix_userinfo(text: &str) -> (String, Option<(String, Option<String>)>)
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
-        Some(at) => {
+        // Only `user:pass@/path` is taken apart; `user:pass@host/path` is left to the URL
+        // parser, and then refused for having a host.
+        Some(at) if at + 1 == authority_end => {
             let userinfo = &rest[..at];
             let (user, password) = match userinfo.split_once(':') {
                 Some((user, password)) => (user.to_owned(), Some(password.to_owned())),
@@ -130,7 +139,7 @@ fn split_unix_userinfo(text: &str) -> (String, Option<(String, Option<String>)>)
                 Some((user, password)),
             )
         }
-        None => (text.to_owned(), None),
+        _ => (text.to_owned(), None),
     }
 }
 

@@ -38,7 +38,7 @@
 //!
 //! The decoder is meant to face servers that are broken or hostile. [`Limits`] bound the
 //! nesting depth (default 1024), the length of a bulk string (default 512 MiB) and of an
-//! aggregate (default 2^32 - 1). A violation is an [`Error`] carrying the byte offset, raised as
+//! aggregate (default 2^28 - 1). A violation is an [`Error`] carrying the byte offset, raised as
 //! soon as the offending header is read. Nothing is allocated from a declared length before the
 //! bytes it announces have arrived. Decoding, encoding and dropping values never recurse, so
 //! deep nesting cannot overflow the stack. The crate forbids `unsafe` code.

@@ -25,8 +25,10 @@ impl Limits {
     pub const DEFAULT_MAX_DEPTH: usize = 1024;
     /// Default bulk limit: 512 MiB, the server's own `proto-max-bulk-len` default.
     pub const DEFAULT_MAX_BULK_LEN: usize = 512 * 1024 * 1024;
-    /// Default aggregate limit: 2^32 - 1 elements (entries, for maps and attributes).
-    pub const DEFAULT_MAX_AGGREGATE_LEN: usize = u32::MAX as usize;
+    /// Default aggregate limit: 2^28 - 1 elements (entries, for maps and attributes), about 268
+    /// million: far above any real reply (a 5-million-element LRANGE is fine), while a header
+    /// announcing 2^32 elements is refused as soon as it is read.
+    pub const DEFAULT_MAX_AGGREGATE_LEN: usize = (1 << 28) - 1;
 
     /// Limits with the defaults.
     pub const fn new() -> Self {
