@@ -53,6 +53,10 @@ pub struct PoolOptions {
     pub max_size: usize,
     /// What a checkout does when all are in use.
     pub checkout: Checkout,
+    /// The most connections opened at the same time, so that a restarted server is not hit by
+    /// a storm of connects; checkouts beyond it wait for a connect to finish (waiting pools
+    /// only).
+    pub max_connecting: usize,
 }
 
 impl PoolOptions {
@@ -62,12 +66,19 @@ impl PoolOptions {
         PoolOptions {
             max_size: 50,
             checkout: Checkout::Wait(Some(Duration::from_secs(20))),
+            max_connecting: 8,
         }
     }
 
     /// Sets the maximum size (at least 1).
     pub fn max_size(mut self, max_size: usize) -> Self {
         self.max_size = max_size.max(1);
+        self
+    }
+
+    /// Sets how many connections may be opened at the same time (at least 1).
+    pub fn max_connecting(mut self, max: usize) -> Self {
+        self.max_connecting = max.max(1);
         self
     }
 
@@ -163,6 +174,8 @@ struct State {
     idle: Vec<Connection>,
     /// Connections checked out, or being opened.
     in_use: usize,
+    /// Connections being opened right now.
+    connecting: usize,
     /// Bumped by [`Pool::clear`]: connections of an older generation are closed on return.
     generation: u64,
 }
@@ -213,6 +226,7 @@ impl Pool {
     /// Checks a connection out, as described in the [crate docs](crate).
     pub fn get(&self) -> Result<PooledConnection, Error> {
         let inner = &*self.inner;
+        let options = inner.options;
         let mut deadline = None;
         let mut waited = false;
         loop {
@@ -227,49 +241,54 @@ impl Pool {
                 self.release_slot();
                 continue;
             }
-            if state.idle.len() + state.in_use < inner.options.max_size {
+            let room = state.idle.len() + state.in_use < options.max_size;
+            let may_connect =
+                state.connecting < options.max_connecting || options.checkout == Checkout::FailFast;
+            if room && may_connect {
                 state.in_use += 1;
+                state.connecting += 1;
                 let generation = state.generation;
                 drop(state);
-                return match inner.connector.connect() {
+                let result = inner.connector.connect();
+                {
+                    let mut state = inner.state.lock();
+                    state.connecting -= 1;
+                    if result.is_err() {
+                        state.in_use -= 1;
+                    }
+                }
+                inner.returned.notify_all();
+                return match result {
                     Ok(conn) => {
                         inner.created.fetch_add(1, Ordering::Relaxed);
                         Ok(self.wrap(conn, generation))
                     }
-                    Err(e) => {
-                        self.release_slot();
-                        Err(Error::Connect(e))
-                    }
+                    Err(e) => Err(Error::Connect(e)),
                 };
             }
-            let max_size = inner.options.max_size;
-            match inner.options.checkout {
+            let max_size = options.max_size;
+            let timeout = match options.checkout {
                 Checkout::FailFast => {
                     inner.timeouts.fetch_add(1, Ordering::Relaxed);
                     return Err(Error::Exhausted { max_size });
                 }
-                Checkout::Wait(timeout) => {
-                    if !waited {
-                        waited = true;
-                        inner.waits.fetch_add(1, Ordering::Relaxed);
+                Checkout::Wait(timeout) => timeout,
+            };
+            if !room && !waited {
+                waited = true;
+                inner.waits.fetch_add(1, Ordering::Relaxed);
+            }
+            match *deadline.get_or_insert_with(|| timeout.map(|t| Instant::now() + t)) {
+                None => inner.returned.wait(&mut state),
+                Some(until) => {
+                    if Instant::now() >= until {
+                        inner.timeouts.fetch_add(1, Ordering::Relaxed);
+                        return Err(Error::Timeout {
+                            waited: timeout.unwrap_or_default(),
+                            max_size,
+                        });
                     }
-                    let started = Instant::now();
-                    let until = *deadline.get_or_insert_with(|| timeout.map(|t| started + t));
-                    match until {
-                        None => inner.returned.wait(&mut state),
-                        Some(until) => {
-                            if inner.returned.wait_until(&mut state, until).timed_out()
-                                && state.idle.is_empty()
-                                && state.idle.len() + state.in_use >= max_size
-                            {
-                                inner.timeouts.fetch_add(1, Ordering::Relaxed);
-                                return Err(Error::Timeout {
-                                    waited: timeout.unwrap_or_default(),
-                                    max_size,
-                                });
-                            }
-                        }
-                    }
+                    inner.returned.wait_until(&mut state, until);
                 }
             }
         }

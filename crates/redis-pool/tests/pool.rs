@@ -75,6 +75,11 @@ struct EchoConnector {
     opened: Mutex<Vec<Arc<Switches>>>,
     refuse: AtomicBool,
     attempts: AtomicUsize,
+    /// How long each connect takes, in milliseconds.
+    connect_millis: AtomicUsize,
+    /// Connects in progress now, and the most seen at once.
+    connecting: AtomicUsize,
+    peak_connecting: AtomicUsize,
 }
 
 /// The pool's handle on the shared [`EchoConnector`].
@@ -84,6 +89,11 @@ impl Connector for Handle {
     fn connect(&self) -> Result<Connection, redis_conn::Error> {
         let this = &self.0;
         this.attempts.fetch_add(1, Ordering::SeqCst);
+        let now = this.connecting.fetch_add(1, Ordering::SeqCst) + 1;
+        this.peak_connecting.fetch_max(now, Ordering::SeqCst);
+        let millis = this.connect_millis.load(Ordering::SeqCst) as u64;
+        thread::sleep(Duration::from_millis(millis));
+        this.connecting.fetch_sub(1, Ordering::SeqCst);
         if this.refuse.load(Ordering::SeqCst) {
             return Err(redis_conn::Error::Connect {
                 target: "memory".to_owned(),
@@ -302,5 +312,32 @@ fn many_threads_never_exceed_the_maximum() {
         t.join().unwrap();
     }
     assert!(connector.opened.lock().len() <= max);
+    assert_eq!(pool.stats().in_use, 0);
+}
+
+#[test]
+fn connects_are_limited_so_a_restart_causes_no_storm() {
+    // RELIABILITY test 20: many threads needing connections at once open at most
+    // `max_connecting` at a time.
+    let options = PoolOptions::new()
+        .max_size(16)
+        .max_connecting(2)
+        .checkout(Checkout::Wait(Some(Duration::from_secs(10))));
+    let (pool, connector) = pool(options);
+    connector.connect_millis.store(20, Ordering::SeqCst);
+    let threads: Vec<_> = (0..12)
+        .map(|_| {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                let mut conn = pool.get().unwrap();
+                conn.request(&["PING"]).unwrap();
+                thread::sleep(Duration::from_millis(50));
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(connector.peak_connecting.load(Ordering::SeqCst), 2);
     assert_eq!(pool.stats().in_use, 0);
 }
