@@ -328,6 +328,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How many connections may be opened at the same time (default 8), so that a restarted
+    /// server is not hit by a storm of connects.
+    pub fn max_concurrent_connects(mut self, max: usize) -> Self {
+        self.options = self.options.max_connecting(max);
+        self
+    }
+
     /// Fail at once when every pooled connection is in use, instead of waiting (redis-py's
     /// plain `ConnectionPool`).
     pub fn fail_fast_when_exhausted(mut self) -> Self {
