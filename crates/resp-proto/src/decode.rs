@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{Error, ErrorKind};
-use crate::frame::{Frame, Frames, Step, read_token};
+use crate::frame::{Frame, Frames, Scan, Step, read_token};
 use crate::limits::Limits;
 use crate::value::{List, Pairs, Value};
 
@@ -45,8 +45,8 @@ pub struct Decoder {
     limits: Limits,
     /// Offset, within the current reply, of the next element to validate.
     pos: usize,
-    /// Where the search for the end of a long simple line resumes.
-    line_from: usize,
+    /// Where the search for the end of a long simple line resumes, and the bytes examined.
+    scan: Scan,
     /// Aggregates opened and not yet complete.
     open: Vec<Level>,
     /// Scratch space for building values, kept to avoid reallocating.
@@ -89,12 +89,25 @@ impl Decoder {
         &self.limits
     }
 
-    /// Forgets any partly validated reply and any error, for use with a new stream.
+    /// Forgets any partly validated reply and any error, for use with a new stream. Also sets
+    /// [`Decoder::bytes_examined`] back to 0.
     pub fn reset(&mut self) {
         self.pos = 0;
-        self.line_from = 0;
+        self.scan = Scan::default();
         self.open.clear();
         self.failed = None;
+    }
+
+    /// A diagnostic: how many input bytes the decoder has looked at while validating, since it
+    /// was created or last [reset](Decoder::reset).
+    ///
+    /// Bytes that are looked at again when a call resumes an incomplete reply count again; the
+    /// payloads of bulk strings, bulk errors, verbatim strings and chunks are sliced without
+    /// being looked at and do not count, nor does building the [`Value`] of a complete reply.
+    /// Tests use it to check that feeding a reply in many small pieces costs work linear in its
+    /// size: about its length plus a few dozen bytes per call.
+    pub fn bytes_examined(&self) -> u64 {
+        self.scan.examined
     }
 
     /// Decodes the reply at the front of `buf`, removing its bytes from `buf`.
@@ -140,14 +153,15 @@ impl Decoder {
 
     /// Fast path for a reply that is a single scalar: one pass, no validation stack.
     fn decode_scalar(&mut self, buf: &mut BytesMut) -> Result<Fast, Error> {
-        let mut line_from = self.line_from;
-        let step = read_token(buf, 0, &self.limits, &mut line_from).inspect_err(|e| {
+        let step = read_token(buf, 0, &self.limits, &mut self.scan).inspect_err(|e| {
             self.failed = Some(*e);
         })?;
         let Step::Token(frame, end) = step else {
-            self.line_from = line_from;
             return Ok(Fast::NeedMore);
         };
+        // The token is complete: a search for the end of a line must not resume in the next
+        // reply.
+        self.scan.line_from = 0;
         let base = buf.as_ptr() as usize;
         let span = |payload: &[u8]| {
             let start = payload.as_ptr() as usize - base;
@@ -203,7 +217,7 @@ impl Decoder {
         match self.validate_inner(input) {
             Ok(Some(len)) => {
                 self.pos = 0;
-                self.line_from = 0;
+                self.scan.line_from = 0;
                 Ok(Some(len))
             }
             Ok(None) => Ok(None),
@@ -217,13 +231,12 @@ impl Decoder {
     fn validate_inner(&mut self, input: &[u8]) -> Result<Option<usize>, Error> {
         loop {
             let start = self.pos;
-            let Step::Token(frame, end) =
-                read_token(input, start, &self.limits, &mut self.line_from)?
+            let Step::Token(frame, end) = read_token(input, start, &self.limits, &mut self.scan)?
             else {
                 return Ok(None);
             };
             self.pos = end;
-            self.line_from = 0;
+            self.scan.line_from = 0;
             if let Some(&Level {
                 kind: LevelKind::StreamedString,
                 count,
@@ -254,10 +267,12 @@ impl Decoder {
                         self.open_aggregate(elements, true, false, start)?
                     }
                     Frame::Push(n) => {
-                        let nested = self
-                            .open
-                            .iter()
-                            .any(|l| l.kind != LevelKind::Fixed { attribute: true });
+                        // A push belongs at the top level, or as the value that top-level
+                        // attributes describe (the last element of each open attribute block),
+                        // never inside an aggregate nor as an attribute entry.
+                        let nested = self.open.iter().any(|l| {
+                            l.kind != LevelKind::Fixed { attribute: true } || l.count != 1
+                        });
                         if nested {
                             return Err(Error::new(ErrorKind::NestedPush, start));
                         }
@@ -385,6 +400,7 @@ impl Decoder {
                 Frame::Array(Some(0)) => Value::Array(List::new()),
                 Frame::Set(Some(0)) => Value::Set(List::new()),
                 Frame::Map(Some(0)) => Value::Map(Pairs::new()),
+                Frame::Push(0) => Value::Push(List::new()),
                 Frame::Array(n) => {
                     stack.push(Partial::list(ListKind::Array, n));
                     continue;
@@ -402,15 +418,20 @@ impl Decoder {
                     continue;
                 }
                 Frame::Attribute(n) => {
-                    // Consecutive attribute blocks merge into one.
+                    // Consecutive attribute blocks merge into one: the new entries go after
+                    // the earlier ones, in the same vector (moving the earlier entries into a
+                    // new one at every block would cost quadratic time for a long chain).
                     if let Some(Partial::Attributed(pairs)) = stack.last_mut() {
-                        let pairs = core::mem::take(pairs);
+                        let mut earlier = core::mem::take(pairs).into_vec();
                         stack.pop();
-                        let mut partial = Partial::pairs(true, Some(n));
-                        if let Partial::Pairs { pairs: merged, .. } = &mut partial {
-                            merged.splice(0..0, pairs.into_vec());
-                        }
-                        stack.push(partial);
+                        // The reply is complete and validated: the `n` entries are there.
+                        earlier.reserve(n);
+                        stack.push(Partial::Pairs {
+                            attribute: true,
+                            pairs: earlier,
+                            key: None,
+                            remaining: Some(n),
+                        });
                     } else {
                         stack.push(Partial::pairs(true, Some(n)));
                     }

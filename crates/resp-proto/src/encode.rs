@@ -129,7 +129,8 @@ impl Value {
     ///
     /// A simple string holding `\r` or `\n` (which a decoder never produces) is written as a
     /// bulk string so the output stays well framed; a simple error holding them becomes a bulk
-    /// error in RESP3 and has them replaced by spaces in RESP2.
+    /// error in RESP3 and has them replaced by spaces in RESP2. Likewise, a big number that is
+    /// not an optional `-` and decimal digits is written as a bulk string.
     ///
     /// ```
     /// use resp_proto::{Protocol, Value};
@@ -225,7 +226,7 @@ impl Value {
                 }
                 Value::Boolean(b) if resp3 => buf.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
                 Value::Boolean(b) => integer(buf, i64::from(*b)),
-                Value::BigNumber(s) if resp3 => line(buf, b'(', s),
+                Value::BigNumber(s) if resp3 && is_big_number(s) => line(buf, b'(', s),
                 Value::BigNumber(s) => write_bulk(buf, s),
                 Value::BulkError(s) if resp3 => blob(buf, b'!', s),
                 Value::BulkError(s) => error_line(buf, s),
@@ -279,6 +280,12 @@ fn error_line<B: BufMut + ?Sized>(buf: &mut B, text: &[u8]) {
         buf.put_slice(chunk.1);
     }
     buf.put_slice(b"\r\n");
+}
+
+/// Whether `text` is what a big number line may hold: an optional `-`, then decimal digits.
+fn is_big_number(text: &[u8]) -> bool {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
 }
 
 fn integer<B: BufMut + ?Sized>(buf: &mut B, value: i64) {

@@ -75,7 +75,8 @@ pub enum ErrorKind {
     AggregateTooLong,
     /// Aggregates are nested deeper than [`Limits::max_depth`](crate::Limits::max_depth).
     TooDeep,
-    /// A push (`>`) appears inside an aggregate; RESP3 only allows it at the top level.
+    /// A push (`>`) appears inside an aggregate or among the entries of an attribute block;
+    /// RESP3 only allows it at the top level (where attributes may describe it).
     NestedPush,
     /// A streamed-string chunk (`;`) or an end marker (`.`) appears where it is not allowed, or a
     /// streamed string contains something other than chunks.

@@ -95,6 +95,23 @@ pub(crate) enum Step<'a> {
     NeedMore,
 }
 
+/// What the tokenizer keeps between calls for the reply it is reading.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Scan {
+    /// Where the search for the end of a long simple line resumes; 0 when no search is under
+    /// way. It must be reset to 0 whenever the token position changes.
+    pub(crate) line_from: usize,
+    /// Bytes looked at so far (payloads of length-prefixed strings are sliced, not looked at).
+    /// A diagnostic, see [`Decoder::bytes_examined`](crate::Decoder::bytes_examined).
+    pub(crate) examined: u64,
+}
+
+impl Scan {
+    fn look(&mut self, bytes: usize) {
+        self.examined = self.examined.saturating_add(bytes as u64);
+    }
+}
+
 /// Longest numeric header accepted, in digits (`u64::MAX` has 20; leading zeros count too).
 const MAX_DIGITS: usize = 20;
 /// Longest double line accepted, in bytes (Redis sends at most 24 with `%.17g`).
@@ -102,24 +119,24 @@ const MAX_DOUBLE_LEN: usize = 512;
 
 /// Reads the token that starts at `pos`.
 ///
-/// `line_from` lets a caller resume the search for the end of a long simple line where the last
-/// attempt stopped, so a large simple string fed in small pieces costs linear time; it must be
-/// reset to 0 whenever `pos` changes.
+/// `scan.line_from` lets a caller resume the search for the end of a long simple line where the
+/// last attempt stopped, so a large simple string fed in small pieces costs linear time; it must
+/// be reset to 0 whenever `pos` changes.
 pub(crate) fn read_token<'a>(
     input: &'a [u8],
     pos: usize,
     limits: &Limits,
-    line_from: &mut usize,
+    scan: &mut Scan,
 ) -> Result<Step<'a>, Error> {
     let Some(&marker) = input.get(pos) else {
         return Ok(Step::NeedMore);
     };
+    scan.look(1);
     let body = pos + 1;
     let step = match marker {
-        b'+' => line(input, body, limits, line_from)?
-            .map(|(text, end)| (Frame::SimpleString(text), end)),
-        b'-' => line(input, body, limits, line_from)?.map(|(text, end)| (Frame::Error(text), end)),
-        b':' => match number(input, body, ErrorKind::InvalidInteger)? {
+        b'+' => line(input, body, limits, scan)?.map(|(s, end)| (Frame::SimpleString(s), end)),
+        b'-' => line(input, body, limits, scan)?.map(|(text, end)| (Frame::Error(text), end)),
+        b':' => match number(input, body, ErrorKind::InvalidInteger, scan)? {
             None => None,
             Some((negative, magnitude, end)) => {
                 let value = to_i64(negative, magnitude)
@@ -129,23 +146,22 @@ pub(crate) fn read_token<'a>(
         },
         b'$' => {
             if input.get(body) == Some(&b'?') {
-                streamed_header(input, body)?.map(|end| (Frame::StreamedString, end))
+                streamed_header(input, body, scan)?.map(|end| (Frame::StreamedString, end))
             } else {
-                match length(input, body, true)? {
+                match length(input, body, true, scan)? {
                     None => None,
                     Some((None, end)) => Some((Frame::Null, end)),
-                    Some((Some(len), end)) => {
-                        blob(input, pos, end, len, limits)?.map(|(b, e)| (Frame::BulkString(b), e))
-                    }
+                    Some((Some(len), end)) => blob(input, pos, end, len, limits, scan)?
+                        .map(|(b, e)| (Frame::BulkString(b), e)),
                 }
             }
         }
         b'*' | b'%' | b'~' => {
             let streamed = input.get(body) == Some(&b'?');
             let parsed = if streamed {
-                streamed_header(input, body)?.map(|end| (None, end))
+                streamed_header(input, body, scan)?.map(|end| (None, end))
             } else {
-                match length(input, body, marker == b'*')? {
+                match length(input, body, marker == b'*', scan)? {
                     None => None,
                     Some((None, end)) => return Ok(Step::Token(Frame::Null, end)),
                     Some((Some(n), end)) => {
@@ -165,7 +181,7 @@ pub(crate) fn read_token<'a>(
                 (frame, end)
             })
         }
-        b'>' | b'|' => match length(input, body, false)? {
+        b'>' | b'|' => match length(input, body, false, scan)? {
             None => None,
             Some((n, end)) => {
                 let n = n.unwrap_or_default();
@@ -180,31 +196,39 @@ pub(crate) fn read_token<'a>(
                 Some((frame, end))
             }
         },
-        b'_' => fixed(input, body, b"\r\n", ErrorKind::InvalidNull)?.map(|end| (Frame::Null, end)),
-        b'#' => match input.get(body) {
-            None => None,
-            Some(&b't') => fixed(input, body + 1, b"\r\n", ErrorKind::MissingCrlf)?
-                .map(|e| (Frame::Boolean(true), e)),
-            Some(&b'f') => fixed(input, body + 1, b"\r\n", ErrorKind::MissingCrlf)?
-                .map(|e| (Frame::Boolean(false), e)),
-            Some(_) => return Err(Error::new(ErrorKind::InvalidBoolean, body)),
-        },
-        b',' => double(input, body)?.map(|(value, end)| (Frame::Double(value), end)),
-        b'(' => big_number(input, body, limits, line_from)?
+        b'_' => {
+            fixed(input, body, b"\r\n", ErrorKind::InvalidNull, scan)?.map(|e| (Frame::Null, e))
+        }
+        b'#' => {
+            let letter = input.get(body).copied();
+            scan.look(usize::from(letter.is_some()));
+            let value = match letter {
+                None => return Ok(Step::NeedMore),
+                Some(b't') => true,
+                Some(b'f') => false,
+                Some(_) => return Err(Error::new(ErrorKind::InvalidBoolean, body)),
+            };
+            fixed(input, body + 1, b"\r\n", ErrorKind::MissingCrlf, scan)?
+                .map(|e| (Frame::Boolean(value), e))
+        }
+        b',' => double(input, body, scan)?.map(|(value, end)| (Frame::Double(value), end)),
+        b'(' => big_number(input, body, limits, scan)?
             .map(|(digits, end)| (Frame::BigNumber(digits), end)),
-        b'!' => match length(input, body, false)? {
+        b'!' => match length(input, body, false, scan)? {
             None => None,
-            Some((len, end)) => blob(input, pos, end, len.unwrap_or_default(), limits)?
-                .map(|(b, e)| (Frame::BulkError(b), e)),
+            Some((len, end)) => {
+                let len = len.unwrap_or_default();
+                blob(input, pos, end, len, limits, scan)?.map(|(b, e)| (Frame::BulkError(b), e))
+            }
         },
-        b'=' => match length(input, body, false)? {
+        b'=' => match length(input, body, false, scan)? {
             None => None,
             Some((len, end)) => {
                 let len = len.unwrap_or_default();
                 if len < 4 {
                     return Err(Error::new(ErrorKind::InvalidVerbatim, body));
                 }
-                match blob(input, pos, end, len, limits)? {
+                match blob(input, pos, end, len, limits, scan)? {
                     None => None,
                     Some((payload, e)) => match payload {
                         [a, b, c, b':', text @ ..] => Some((
@@ -219,12 +243,18 @@ pub(crate) fn read_token<'a>(
                 }
             }
         },
-        b';' => match length(input, body, false)? {
+        b';' => match length(input, body, false, scan)? {
             None => None,
-            Some((len, end)) => blob(input, pos, end, len.unwrap_or_default(), limits)?
-                .map(|(b, e)| (Frame::Chunk(b), e)),
+            // The empty chunk that ends a streamed string is only a header: `;0\r\n`.
+            Some((Some(0), end)) => Some((Frame::Chunk(&input[end..end]), end)),
+            Some((len, end)) => {
+                let len = len.unwrap_or_default();
+                blob(input, pos, end, len, limits, scan)?.map(|(b, e)| (Frame::Chunk(b), e))
+            }
         },
-        b'.' => fixed(input, body, b"\r\n", ErrorKind::MissingCrlf)?.map(|end| (Frame::End, end)),
+        b'.' => {
+            fixed(input, body, b"\r\n", ErrorKind::MissingCrlf, scan)?.map(|end| (Frame::End, end))
+        }
         other => return Err(Error::new(ErrorKind::UnknownType(other), pos)),
     };
     Ok(match step {
@@ -239,9 +269,12 @@ fn fixed(
     at: usize,
     expected: &[u8],
     kind: ErrorKind,
+    scan: &mut Scan,
 ) -> Result<Option<usize>, Error> {
     for (i, &want) in expected.iter().enumerate() {
-        match input.get(at + i) {
+        let got = input.get(at + i);
+        scan.look(usize::from(got.is_some()));
+        match got {
             None => return Ok(None),
             Some(&got) if got == want => {}
             Some(_) => return Err(Error::new(kind, at + i)),
@@ -251,8 +284,8 @@ fn fixed(
 }
 
 /// `\r\n` at `at`, with a missing-terminator error otherwise.
-fn crlf(input: &[u8], at: usize) -> Result<Option<usize>, Error> {
-    fixed(input, at, b"\r\n", ErrorKind::MissingCrlf)
+fn crlf(input: &[u8], at: usize, scan: &mut Scan) -> Result<Option<usize>, Error> {
+    fixed(input, at, b"\r\n", ErrorKind::MissingCrlf, scan)
 }
 
 /// A decimal line: optional sign, at least one digit, `\r\n`. Returns sign, magnitude, end.
@@ -260,6 +293,7 @@ fn number(
     input: &[u8],
     start: usize,
     kind: ErrorKind,
+    scan: &mut Scan,
 ) -> Result<Option<(bool, u64, usize)>, Error> {
     let mut p = start;
     let negative = match input.get(p) {
@@ -278,7 +312,10 @@ fn number(
     let mut value: u64 = 0;
     loop {
         match input.get(p) {
-            None if p - digits <= MAX_DIGITS => return Ok(None),
+            None if p - digits <= MAX_DIGITS => {
+                scan.look(p - start);
+                return Ok(None);
+            }
             Some(&b) if b.is_ascii_digit() && p - digits < MAX_DIGITS => {
                 value = value
                     .checked_mul(10)
@@ -290,7 +327,8 @@ fn number(
             _ => return Err(Error::new(kind, p)),
         }
     }
-    Ok(crlf(input, p)?.map(|end| (negative, value, end)))
+    scan.look(p - start);
+    Ok(crlf(input, p, scan)?.map(|end| (negative, value, end)))
 }
 
 fn to_i64(negative: bool, magnitude: u64) -> Option<i64> {
@@ -306,8 +344,9 @@ fn length(
     input: &[u8],
     start: usize,
     null_allowed: bool,
+    scan: &mut Scan,
 ) -> Result<Option<(Option<usize>, usize)>, Error> {
-    match number(input, start, ErrorKind::InvalidLength)? {
+    match number(input, start, ErrorKind::InvalidLength, scan)? {
         None => Ok(None),
         Some((false, n, end)) => {
             let n = usize::try_from(n).map_err(|_| Error::new(ErrorKind::InvalidLength, start))?;
@@ -319,8 +358,9 @@ fn length(
 }
 
 /// The `?\r\n` of a streamed header; `at` points at the `?`.
-fn streamed_header(input: &[u8], at: usize) -> Result<Option<usize>, Error> {
-    fixed(input, at + 1, b"\r\n", ErrorKind::InvalidLength)
+fn streamed_header(input: &[u8], at: usize, scan: &mut Scan) -> Result<Option<usize>, Error> {
+    scan.look(1);
+    fixed(input, at + 1, b"\r\n", ErrorKind::InvalidLength, scan)
 }
 
 /// A length-prefixed payload of `len` bytes starting at `start`, then `\r\n`.
@@ -330,6 +370,7 @@ fn blob<'a>(
     start: usize,
     len: usize,
     limits: &Limits,
+    scan: &mut Scan,
 ) -> Result<Option<(&'a [u8], usize)>, Error> {
     if len > limits.bulk_len() {
         return Err(Error::new(ErrorKind::BulkTooLong, header));
@@ -340,7 +381,7 @@ fn blob<'a>(
     if input.len() <= payload_end {
         return Ok(None);
     }
-    let end = crlf(input, payload_end)?;
+    let end = crlf(input, payload_end, scan)?;
     Ok(end.map(|end| (&input[start..payload_end], end)))
 }
 
@@ -349,57 +390,65 @@ fn line<'a>(
     input: &'a [u8],
     start: usize,
     limits: &Limits,
-    line_from: &mut usize,
+    scan: &mut Scan,
 ) -> Result<Option<(&'a [u8], usize)>, Error> {
-    let from = start.max(*line_from);
+    let from = start.max(scan.line_from);
     let rest = input.get(from..).unwrap_or_default();
     match memchr::memchr2(b'\r', b'\n', rest) {
         Some(i) => {
             let cr = from + i;
-            if input[cr] == b'\n' {
-                return Err(Error::new(ErrorKind::InvalidLine, cr));
-            }
+            scan.look(i + 1);
+            // The length is checked first so that the outcome does not depend on how the
+            // input was split: a prefix that is already too long fails the same way.
             if cr - start > limits.bulk_len() {
                 return Err(Error::new(ErrorKind::LineTooLong, start));
             }
+            if input[cr] == b'\n' {
+                return Err(Error::new(ErrorKind::InvalidLine, cr));
+            }
             match input.get(cr + 1) {
                 None => {
-                    *line_from = cr;
+                    scan.line_from = cr;
                     Ok(None)
                 }
                 Some(b'\n') => {
-                    *line_from = 0;
+                    scan.look(1);
+                    scan.line_from = 0;
                     Ok(Some((&input[start..cr], cr + 2)))
                 }
                 Some(_) => Err(Error::new(ErrorKind::InvalidLine, cr)),
             }
         }
         None => {
+            scan.look(rest.len());
             if input.len() - start > limits.bulk_len() {
                 return Err(Error::new(ErrorKind::LineTooLong, start));
             }
-            *line_from = input.len();
+            scan.line_from = input.len();
             Ok(None)
         }
     }
 }
 
 /// A double line: Rust's float grammar, which covers `inf`, `-inf`, `nan` and exponents.
-fn double(input: &[u8], start: usize) -> Result<Option<(f64, usize)>, Error> {
+fn double(input: &[u8], start: usize, scan: &mut Scan) -> Result<Option<(f64, usize)>, Error> {
     let window = &input[start..input.len().min(start + MAX_DOUBLE_LEN + 2)];
     let Some(cr) = memchr::memchr(b'\r', window) else {
+        scan.look(window.len());
         if window.len() > MAX_DOUBLE_LEN {
             return Err(Error::new(ErrorKind::InvalidDouble, start));
         }
         return Ok(None);
     };
     let text = &window[..cr];
+    // The search, then the parse.
+    scan.look(2 * cr);
     let value = core::str::from_utf8(text)
         .ok()
         .filter(|t| !t.is_empty() && !t.starts_with('+'))
         .and_then(|t| t.parse::<f64>().ok())
         .ok_or(Error::new(ErrorKind::InvalidDouble, start))?;
-    Ok(crlf(input, start + cr)?.map(|end| (value, end)))
+    Ok(crlf(input, start + cr, scan)?.map(|end| (value, end)))
 }
 
 /// A big number: optional `-`, then at least one digit.
@@ -407,11 +456,12 @@ fn big_number<'a>(
     input: &'a [u8],
     start: usize,
     limits: &Limits,
-    line_from: &mut usize,
+    scan: &mut Scan,
 ) -> Result<Option<(&'a [u8], usize)>, Error> {
-    let Some((digits, end)) = line(input, start, limits, line_from)? else {
+    let Some((digits, end)) = line(input, start, limits, scan)? else {
         return Ok(None);
     };
+    scan.look(digits.len());
     let unsigned = digits.strip_prefix(b"-").unwrap_or(digits);
     if unsigned.is_empty() || !unsigned.iter().all(u8::is_ascii_digit) {
         return Err(Error::new(ErrorKind::InvalidBigNumber, start));
@@ -449,8 +499,8 @@ impl<'a> Iterator for Frames<'a> {
             .max_bulk_len(usize::MAX)
             .max_aggregate_len(usize::MAX)
             .max_depth(usize::MAX);
-        let mut line_from = 0;
-        match read_token(self.input, self.pos, &UNLIMITED, &mut line_from) {
+        let mut scan = Scan::default();
+        match read_token(self.input, self.pos, &UNLIMITED, &mut scan) {
             Ok(Step::Token(frame, end)) => {
                 self.pos = end;
                 Some(frame)
