@@ -11,6 +11,9 @@ use crate::frame::{Frame, Frames, Scan, Step, read_token};
 use crate::limits::Limits;
 use crate::value::{List, Pairs, Value};
 
+/// Scratch stacks deeper than this are freed after the reply that needed them.
+const RETAINED_STACK: usize = 64;
+
 /// An incremental RESP2/RESP3 decoder.
 ///
 /// # Driving it
@@ -218,6 +221,10 @@ impl Decoder {
             Ok(Some(len)) => {
                 self.pos = 0;
                 self.scan.line_from = 0;
+                // A very deep reply grew the stack; do not keep that memory for the next one.
+                if self.open.capacity() > RETAINED_STACK {
+                    self.open = Vec::new();
+                }
                 Ok(Some(len))
             }
             Ok(None) => Ok(None),
@@ -380,6 +387,9 @@ impl Decoder {
             let start = payload.as_ptr() as usize - base;
             reply.slice(start..start + payload.len())
         };
+        if self.build.capacity() > RETAINED_STACK {
+            self.build = Vec::new();
+        }
         let stack = &mut self.build;
         stack.clear();
         for frame in Frames::new(reply) {

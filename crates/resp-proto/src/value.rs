@@ -13,7 +13,9 @@ use bytes::Bytes;
 /// string copies none of its bytes. Keeping one small value alive keeps that buffer alive too;
 /// call [`Bytes::copy_from_slice`] on a payload you keep for long.
 ///
-/// Dropping, decoding and encoding a value never recurse, whatever its depth. `Clone`,
+/// Dropping, decoding and encoding a value never recurse, whatever its depth (one exception:
+/// a hand-built chain of `Attribute`s whose values are directly `Attribute`s drops
+/// recursively; decoders merge consecutive attribute blocks and never build one). `Clone`,
 /// `PartialEq` and `Debug` do recurse; they are meant for values of ordinary depth. Doubles
 /// compare as floats, so a value holding NaN is not equal to itself.
 ///
