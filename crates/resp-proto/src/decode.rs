@@ -13,6 +13,8 @@ use crate::value::{List, Pairs, Value};
 
 /// Scratch stacks deeper than this are freed after the reply that needed them.
 const RETAINED_STACK: usize = 64;
+/// Token records beyond this many are freed after the reply that needed them (32 KiB).
+const RETAINED_RECORDS: usize = 1024;
 
 /// An incremental RESP2/RESP3 decoder.
 ///
@@ -54,6 +56,11 @@ pub struct Decoder {
     open: Vec<Level>,
     /// Scratch space for building values, kept to avoid reallocating.
     build: Vec<Partial>,
+    /// The tokens of the reply being validated, recorded for [`Decoder::decode`] so that the
+    /// value is built without reading the bytes a second time.
+    records: Vec<Rec>,
+    /// Whether `records` holds every token of the current reply so far.
+    recording: bool,
     /// The first error; every later call returns it.
     failed: Option<Error>,
 }
@@ -98,6 +105,8 @@ impl Decoder {
         self.pos = 0;
         self.scan = Scan::default();
         self.open.clear();
+        self.records.clear();
+        self.recording = false;
         self.failed = None;
     }
 
@@ -122,14 +131,20 @@ impl Decoder {
         if let Some(err) = self.failed {
             return Err(err);
         }
-        if self.pos == 0 {
+        let first = if self.pos == 0 {
             match self.decode_scalar(buf)? {
                 Fast::Value(value) => return Ok(Some(value)),
                 Fast::NeedMore => return Ok(None),
-                Fast::Aggregate => {}
+                Fast::Header(rec, end) => {
+                    self.records.clear();
+                    self.recording = true;
+                    Some((rec, end))
+                }
             }
-        }
-        let Some(len) = self.validate(buf)? else {
+        } else {
+            None
+        };
+        let Some(len) = self.validate(buf, first)? else {
             return Ok(None);
         };
         let reply = buf.split_to(len).freeze();
@@ -142,6 +157,7 @@ impl Decoder {
     /// same input extended by newly received bytes; validation resumes where it stopped. After
     /// a complete reply the caller drops `len` bytes from the front of its buffer before the
     /// next call. Nothing is allocated once the decoder is warm.
+    #[inline]
     pub fn decode_frames<'a>(
         &mut self,
         input: &'a [u8],
@@ -149,8 +165,28 @@ impl Decoder {
         if let Some(err) = self.failed {
             return Err(err);
         }
+        if self.pos == 0 {
+            // A scalar reply is one token: read it once, hand it over already read.
+            let step = read_token(input, 0, &self.limits, &mut self.scan).inspect_err(|e| {
+                self.failed = Some(*e);
+            })?;
+            let first = match step {
+                Step::NeedMore => return Ok(None),
+                Step::Token(frame, end)
+                    if !frame.is_header() && !matches!(frame, Frame::Chunk(_) | Frame::End) =>
+                {
+                    self.scan.line_from = 0;
+                    return Ok(Some((Frames::single(&input[..end], frame), end)));
+                }
+                Step::Token(frame, end) => (Rec::of(frame, input), end),
+            };
+            self.recording = false;
+            return Ok(self
+                .validate(input, Some(first))?
+                .map(|len| (Frames::new(&input[..len]), len)));
+        }
         Ok(self
-            .validate(input)?
+            .validate(input, None)?
             .map(|len| (Frames::new(&input[..len]), len)))
     }
 
@@ -190,7 +226,7 @@ impl Decoder {
             }
             Frame::BulkString(s) => {
                 let range = span(s);
-                return Ok(Fast::Value(Value::BulkString(take(buf, end).slice(range))));
+                return Ok(Fast::Value(Value::BulkString(take_payload(buf, range, end))));
             }
             Frame::BigNumber(s) => {
                 let range = span(s);
@@ -207,8 +243,12 @@ impl Decoder {
                     text: take(buf, end).slice(range),
                 }));
             }
-            // An aggregate or stream marker: the structural path handles it.
-            _ => return Ok(Fast::Aggregate),
+            Frame::Array(Some(0)) => Value::Array(List::new()),
+            Frame::Set(Some(0)) => Value::Set(List::new()),
+            Frame::Map(Some(0)) => Value::Map(Pairs::new()),
+            Frame::Push(0) => Value::Push(List::new()),
+            // An aggregate or stream marker: the structural path goes on from it.
+            header => return Ok(Fast::Header(Rec::of(header, buf), end)),
         };
         buf.advance(end);
         Ok(Fast::Value(value))
@@ -216,8 +256,12 @@ impl Decoder {
 
     /// Structural validation, resumable: returns the length of the complete reply at the front
     /// of `input`, or `None` when more bytes are needed.
-    fn validate(&mut self, input: &[u8]) -> Result<Option<usize>, Error> {
-        match self.validate_inner(input) {
+    fn validate(
+        &mut self,
+        input: &[u8],
+        first: Option<(Rec, usize)>,
+    ) -> Result<Option<usize>, Error> {
+        match self.validate_inner(input, first) {
             Ok(Some(len)) => {
                 self.pos = 0;
                 self.scan.line_from = 0;
@@ -235,15 +279,25 @@ impl Decoder {
         }
     }
 
-    fn validate_inner(&mut self, input: &[u8]) -> Result<Option<usize>, Error> {
+    fn validate_inner(
+        &mut self,
+        input: &[u8],
+        mut first: Option<(Rec, usize)>,
+    ) -> Result<Option<usize>, Error> {
         loop {
             let start = self.pos;
-            let Step::Token(frame, end) = read_token(input, start, &self.limits, &mut self.scan)?
-            else {
-                return Ok(None);
+            let (frame, end) = match first.take() {
+                Some((rec, end)) => (rec.frame(input), end),
+                None => match read_token(input, start, &self.limits, &mut self.scan)? {
+                    Step::Token(frame, end) => (frame, end),
+                    Step::NeedMore => return Ok(None),
+                },
             };
             self.pos = end;
             self.scan.line_from = 0;
+            if self.recording {
+                self.records.push(Rec::of(frame, input));
+            }
             if let Some(&Level {
                 kind: LevelKind::StreamedString,
                 count,
@@ -390,9 +444,37 @@ impl Decoder {
         if self.build.capacity() > RETAINED_STACK {
             self.build = Vec::new();
         }
-        let stack = &mut self.build;
+        let records = core::mem::take(&mut self.records);
+        let recorded = core::mem::take(&mut self.recording);
+        let mut from_records = records.iter();
+        let mut from_bytes = Frames::new(reply);
+        let mut next_frame = || {
+            if recorded {
+                from_records.next().map(|rec| rec.frame(reply))
+            } else {
+                from_bytes.next()
+            }
+        };
+        let result = build(reply, &mut self.build, &mut next_frame, slice);
+        self.records = records;
+        self.records.clear();
+        if self.records.capacity() > RETAINED_RECORDS {
+            self.records = Vec::new();
+        }
+        result
+    }
+}
+
+/// Builds a value from the frames of a complete, validated reply.
+fn build<'a>(
+    reply: &'a Bytes,
+    stack: &mut Vec<Partial>,
+    next_frame: &mut impl FnMut() -> Option<Frame<'a>>,
+    slice: impl Fn(&[u8]) -> Bytes,
+) -> Result<Value, Error> {
+    {
         stack.clear();
-        for frame in Frames::new(reply) {
+        while let Some(frame) = next_frame() {
             let value = match frame {
                 Frame::SimpleString(s) => Value::SimpleString(slice(s)),
                 Frame::Error(s) => Value::Error(slice(s)),
@@ -486,7 +568,17 @@ impl Decoder {
 enum Fast {
     Value(Value),
     NeedMore,
-    Aggregate,
+    /// The reply starts with this header token, which ends at the offset.
+    Header(Rec, usize),
+}
+
+/// Removes the first `end` bytes of `buf` and returns the `range` within them: one reference
+/// count increment, instead of split, slice and drop.
+fn take_payload(buf: &mut BytesMut, range: core::ops::Range<usize>, end: usize) -> Bytes {
+    buf.advance(range.start);
+    let payload = buf.split_to(range.end - range.start).freeze();
+    buf.advance(end - range.end);
+    payload
 }
 
 /// Removes the first `end` bytes of `buf` as a frozen, shareable buffer.
@@ -621,6 +713,88 @@ impl Partial {
             Partial::Pairs { pairs, .. } => Value::Map(Pairs::from(core::mem::take(pairs))),
             Partial::Attributed(_) => Value::Null,
             Partial::String(text) => Value::BulkString(Bytes::from(core::mem::take(text))),
+        }
+    }
+}
+
+/// A byte range within a reply: start and length.
+type Span = (usize, usize);
+
+/// A token of a reply, recorded with offsets instead of borrowed slices, so that it outlives
+/// the borrow of the read buffer it was read from.
+#[derive(Debug, Clone, Copy)]
+enum Rec {
+    SimpleString(Span),
+    Error(Span),
+    Integer(i64),
+    BulkString(Span),
+    Null,
+    Double(f64),
+    Boolean(bool),
+    BigNumber(Span),
+    BulkError(Span),
+    Verbatim([u8; 3], Span),
+    Array(Option<usize>),
+    Map(Option<usize>),
+    Set(Option<usize>),
+    Push(usize),
+    Attribute(usize),
+    StreamedString,
+    Chunk(Span),
+    End,
+}
+
+impl Rec {
+    /// Records `frame`, whose slices point into `input`.
+    #[inline]
+    fn of(frame: Frame<'_>, input: &[u8]) -> Rec {
+        let base = input.as_ptr() as usize;
+        let span = |s: &[u8]| (s.as_ptr() as usize - base, s.len());
+        match frame {
+            Frame::SimpleString(s) => Rec::SimpleString(span(s)),
+            Frame::Error(s) => Rec::Error(span(s)),
+            Frame::Integer(i) => Rec::Integer(i),
+            Frame::BulkString(s) => Rec::BulkString(span(s)),
+            Frame::Null => Rec::Null,
+            Frame::Double(d) => Rec::Double(d),
+            Frame::Boolean(b) => Rec::Boolean(b),
+            Frame::BigNumber(s) => Rec::BigNumber(span(s)),
+            Frame::BulkError(s) => Rec::BulkError(span(s)),
+            Frame::Verbatim { format, text } => Rec::Verbatim(format, span(text)),
+            Frame::Array(n) => Rec::Array(n),
+            Frame::Map(n) => Rec::Map(n),
+            Frame::Set(n) => Rec::Set(n),
+            Frame::Push(n) => Rec::Push(n),
+            Frame::Attribute(n) => Rec::Attribute(n),
+            Frame::StreamedString => Rec::StreamedString,
+            Frame::Chunk(s) => Rec::Chunk(span(s)),
+            Frame::End => Rec::End,
+        }
+    }
+
+    /// The frame again, its slices taken from `input` (the same bytes, possibly moved).
+    #[inline]
+    fn frame(self, input: &[u8]) -> Frame<'_> {
+        let at = |(start, len): Span| input.get(start..start + len).unwrap_or_default();
+        match self {
+            Rec::SimpleString(s) => Frame::SimpleString(at(s)),
+            Rec::Error(s) => Frame::Error(at(s)),
+            Rec::Integer(i) => Frame::Integer(i),
+            Rec::BulkString(s) => Frame::BulkString(at(s)),
+            Rec::Null => Frame::Null,
+            Rec::Double(d) => Frame::Double(d),
+            Rec::Boolean(b) => Frame::Boolean(b),
+            Rec::BigNumber(s) => Frame::BigNumber(at(s)),
+            Rec::BulkError(s) => Frame::BulkError(at(s)),
+            Rec::Verbatim(format, s) => Frame::Verbatim { format, text: at(s) },
+            Rec::Array(n) => Frame::Array(n),
+            Rec::Map(n) => Frame::Map(n),
+            Rec::Set(n) => Frame::Set(n),
+            Rec::Push(n) => Frame::Push(n),
+            Rec::Attribute(n) => Frame::Attribute(n),
+            Rec::StreamedString => Frame::StreamedString,
+            Rec::Chunk(s) => Frame::Chunk(at(s)),
+            Rec::End => Frame::End,
         }
     }
 }

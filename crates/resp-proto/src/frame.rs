@@ -264,6 +264,7 @@ pub(crate) fn read_token<'a>(
 }
 
 /// Checks that `expected` follows at `at`; `Ok(None)` when the input stops inside it.
+#[inline(always)]
 fn fixed(
     input: &[u8],
     at: usize,
@@ -284,11 +285,17 @@ fn fixed(
 }
 
 /// `\r\n` at `at`, with a missing-terminator error otherwise.
+#[inline]
 fn crlf(input: &[u8], at: usize, scan: &mut Scan) -> Result<Option<usize>, Error> {
+    if input.get(at..at + 2) == Some(b"\r\n") {
+        scan.look(2);
+        return Ok(Some(at + 2));
+    }
     fixed(input, at, b"\r\n", ErrorKind::MissingCrlf, scan)
 }
 
 /// A decimal line: optional sign, at least one digit, `\r\n`. Returns sign, magnitude, end.
+#[inline(always)]
 fn number(
     input: &[u8],
     start: usize,
@@ -310,27 +317,39 @@ fn number(
     };
     let digits = p;
     let mut value: u64 = 0;
-    loop {
-        match input.get(p) {
-            None if p - digits <= MAX_DIGITS => {
-                scan.look(p - start);
-                return Ok(None);
-            }
-            Some(&b) if b.is_ascii_digit() && p - digits < MAX_DIGITS => {
-                value = value
-                    .checked_mul(10)
-                    .and_then(|v| v.checked_add(u64::from(b - b'0')))
-                    .ok_or(Error::new(kind, p))?;
-                p += 1;
-            }
-            Some(b'\r') if p > digits => break,
-            _ => return Err(Error::new(kind, p)),
+    // Up to 19 digits cannot overflow a u64: no checks on the common path.
+    let fast_end = input.len().min(digits + (MAX_DIGITS - 1));
+    while p < fast_end {
+        let d = input[p].wrapping_sub(b'0');
+        if d > 9 {
+            break;
         }
+        value = value * 10 + u64::from(d);
+        p += 1;
+    }
+    if p == digits + (MAX_DIGITS - 1)
+        && let Some(&b) = input.get(p)
+        && b.is_ascii_digit()
+    {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .ok_or(Error::new(kind, p))?;
+        p += 1;
+    }
+    match input.get(p) {
+        None => {
+            scan.look(p - start);
+            return Ok(None);
+        }
+        Some(b'\r') if p > digits => {}
+        _ => return Err(Error::new(kind, p)),
     }
     scan.look(p - start);
     Ok(crlf(input, p, scan)?.map(|end| (negative, value, end)))
 }
 
+#[inline(always)]
 fn to_i64(negative: bool, magnitude: u64) -> Option<i64> {
     if negative {
         0i64.checked_sub_unsigned(magnitude)
@@ -340,6 +359,7 @@ fn to_i64(negative: bool, magnitude: u64) -> Option<i64> {
 }
 
 /// A length line. `-1` is null where `null_allowed`; any other negative length is an error.
+#[inline(always)]
 fn length(
     input: &[u8],
     start: usize,
@@ -364,6 +384,7 @@ fn streamed_header(input: &[u8], at: usize, scan: &mut Scan) -> Result<Option<us
 }
 
 /// A length-prefixed payload of `len` bytes starting at `start`, then `\r\n`.
+#[inline(always)]
 fn blob<'a>(
     input: &'a [u8],
     header: usize,
@@ -386,6 +407,7 @@ fn blob<'a>(
 }
 
 /// A simple line (simple string or error): no `\r` or `\n` inside, `\r\n` at the end.
+#[inline(always)]
 fn line<'a>(
     input: &'a [u8],
     start: usize,
@@ -394,7 +416,14 @@ fn line<'a>(
 ) -> Result<Option<(&'a [u8], usize)>, Error> {
     let from = start.max(scan.line_from);
     let rest = input.get(from..).unwrap_or_default();
-    match memchr::memchr2(b'\r', b'\n', rest) {
+    // Most lines are short (`OK`, `QUEUED`): look at a few bytes before calling memchr.
+    let quick = rest.len().min(16);
+    let found = match rest[..quick].iter().position(|&b| b == b'\r' || b == b'\n') {
+        Some(i) => Some(i),
+        None if quick == rest.len() => None,
+        None => memchr::memchr2(b'\r', b'\n', &rest[quick..]).map(|i| i + quick),
+    };
+    match found {
         Some(i) => {
             let cr = from + i;
             scan.look(i + 1);
@@ -477,12 +506,27 @@ fn big_number<'a>(
 pub struct Frames<'a> {
     input: &'a [u8],
     pos: usize,
+    /// A scalar reply's one frame, already read by the decoder.
+    first: Option<Frame<'a>>,
 }
 
 impl<'a> Frames<'a> {
     /// Frames over a reply that the decoder has validated to be exactly `input`.
     pub(crate) fn new(input: &'a [u8]) -> Self {
-        Frames { input, pos: 0 }
+        Frames {
+            input,
+            pos: 0,
+            first: None,
+        }
+    }
+
+    /// The frames of a scalar reply, `input`, already read as `frame`.
+    pub(crate) fn single(input: &'a [u8], frame: Frame<'a>) -> Self {
+        Frames {
+            input,
+            pos: input.len(),
+            first: Some(frame),
+        }
     }
 
     /// The bytes of the whole reply.
@@ -494,7 +538,11 @@ impl<'a> Frames<'a> {
 impl<'a> Iterator for Frames<'a> {
     type Item = Frame<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Frame<'a>> {
+        if let Some(frame) = self.first.take() {
+            return Some(frame);
+        }
         const UNLIMITED: Limits = Limits::new()
             .max_bulk_len(usize::MAX)
             .max_aggregate_len(usize::MAX)

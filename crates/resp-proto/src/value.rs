@@ -165,9 +165,30 @@ impl List {
     }
 }
 
+/// How many levels below a list or map an ordinary (recursive) drop may go. Deeper trees are
+/// dismantled with a work list; shallow ones, the common case, drop the ordinary way, which is
+/// cheaper. Each level of ordinary drop checks its own subtree again, so the recursion depth
+/// stays bounded by this number whatever the tree.
+const RECURSIVE_DROP_LEVELS: u32 = 3;
+
+/// Whether some value among `values` nests more than `levels` aggregates below it.
+fn too_deep<'a>(values: impl IntoIterator<Item = &'a Value>, levels: u32) -> bool {
+    values.into_iter().any(|value| match value {
+        Value::Array(l) | Value::Set(l) | Value::Push(l) => {
+            !l.0.is_empty() && (levels == 0 || too_deep(&l.0, levels - 1))
+        }
+        Value::Map(p) => {
+            !p.0.is_empty()
+                && (levels == 0 || too_deep(p.0.iter().flat_map(|(k, v)| [k, v]), levels - 1))
+        }
+        Value::Attribute { .. } => true,
+        _ => false,
+    })
+}
+
 impl Drop for List {
     fn drop(&mut self) {
-        if self.0.iter().any(Value::has_nested) {
+        if too_deep(&self.0, RECURSIVE_DROP_LEVELS) {
             dismantle(mem::take(&mut self.0));
         }
     }
@@ -233,7 +254,7 @@ impl Pairs {
 
 impl Drop for Pairs {
     fn drop(&mut self) {
-        if self.0.iter().any(|(k, v)| k.has_nested() || v.has_nested()) {
+        if too_deep(self.0.iter().flat_map(|(k, v)| [k, v]), RECURSIVE_DROP_LEVELS) {
             let mut pending = Vec::new();
             flatten_pairs(&mut self.0, &mut pending);
             dismantle(pending);

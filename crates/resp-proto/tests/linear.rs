@@ -202,8 +202,8 @@ fn bytes_examined_counts_what_the_tokenizer_reads() {
         // A bulk payload is sliced, not read: marker, "5", CRLF, CRLF.
         (b"$5\r\nhello\r\n", 6),
         (b"#t\r\n", 4),
-        // The array header is read by the scalar fast path and again by validation.
-        (b"*1\r\n_\r\n", 11),
+        // The array header read by the scalar fast path is handed to validation, not re-read.
+        (b"*1\r\n_\r\n", 7),
         // A double is searched for its end and then parsed.
         (b",1.5\r\n", 9),
     ];
