@@ -171,24 +171,29 @@ impl List {
 /// stays bounded by this number whatever the tree.
 const RECURSIVE_DROP_LEVELS: u32 = 3;
 
-/// Whether some value among `values` nests more than `levels` aggregates below it.
-fn too_deep<'a>(values: impl IntoIterator<Item = &'a Value>, levels: u32) -> bool {
-    values.into_iter().any(|value| match value {
+/// Whether `value` nests more than `levels` aggregates below it.
+fn too_deep(value: &Value, levels: u32) -> bool {
+    match value {
         Value::Array(l) | Value::Set(l) | Value::Push(l) => {
-            !l.0.is_empty() && (levels == 0 || too_deep(&l.0, levels - 1))
+            !l.0.is_empty() && (levels == 0 || any_too_deep(&l.0, levels - 1))
         }
-        Value::Map(p) => {
-            !p.0.is_empty()
-                && (levels == 0 || too_deep(p.0.iter().flat_map(|(k, v)| [k, v]), levels - 1))
-        }
+        Value::Map(p) => !p.0.is_empty() && (levels == 0 || pairs_too_deep(&p.0, levels - 1)),
         Value::Attribute { .. } => true,
         _ => false,
-    })
+    }
+}
+
+fn any_too_deep(values: &[Value], levels: u32) -> bool {
+    values.iter().any(|v| too_deep(v, levels))
+}
+
+fn pairs_too_deep(pairs: &[(Value, Value)], levels: u32) -> bool {
+    pairs.iter().any(|(k, v)| too_deep(k, levels) || too_deep(v, levels))
 }
 
 impl Drop for List {
     fn drop(&mut self) {
-        if too_deep(&self.0, RECURSIVE_DROP_LEVELS) {
+        if any_too_deep(&self.0, RECURSIVE_DROP_LEVELS) {
             dismantle(mem::take(&mut self.0));
         }
     }
@@ -254,7 +259,7 @@ impl Pairs {
 
 impl Drop for Pairs {
     fn drop(&mut self) {
-        if too_deep(self.0.iter().flat_map(|(k, v)| [k, v]), RECURSIVE_DROP_LEVELS) {
+        if pairs_too_deep(&self.0, RECURSIVE_DROP_LEVELS) {
             let mut pending = Vec::new();
             flatten_pairs(&mut self.0, &mut pending);
             dismantle(pending);
