@@ -8,6 +8,7 @@ mod client;
 mod faults;
 mod fixture;
 mod pipeline;
+mod pool_faults;
 mod resp_live;
 mod secrets;
 mod tls;

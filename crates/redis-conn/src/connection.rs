@@ -71,6 +71,7 @@ impl fmt::Debug for Connection {
             .field("protocol", &self.config.protocol())
             .field("broken", &self.broken)
             .field("buffered_bytes", &self.read_buf.len())
+            .field("read_capacity", &self.read_buf.capacity())
             .field("pending_pushes", &self.pushes.len())
             .finish_non_exhaustive()
     }
