@@ -212,12 +212,11 @@ fn chaos_leaves_no_leaked_connection() {
                         }
                         _ => {
                             let key = format!("chaos:{t}:{i}");
-                            if cmd("SET").arg(&key).arg(&key).execute(&c).is_ok() {
-                                if let Ok(Some(v)) =
+                            if cmd("SET").arg(&key).arg(&key).execute(&c).is_ok()
+                                && let Ok(Some(v)) =
                                     cmd("GET").arg(&key).query::<Option<String>, _>(&c)
-                                {
-                                    assert_eq!(v, key, "a reply went to the wrong request");
-                                }
+                            {
+                                assert_eq!(v, key, "a reply went to the wrong request");
                             }
                         }
                     }
