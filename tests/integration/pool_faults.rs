@@ -278,3 +278,27 @@ fn big_replies_leave_no_big_buffers_behind() {
         "the connection kept {capacity} bytes of read buffer"
     );
 }
+
+#[test]
+fn a_late_reply_after_a_blackhole_reaches_nobody() {
+    // RELIABILITY test 3, with the proxy as the blackhole (a stalled direction keeps the
+    // sockets open and silent, as a downed link does) instead of a network namespace.
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.addr());
+    let c = Client::builder()
+        .host("127.0.0.1")
+        .port(proxy.port())
+        .socket_timeout(Duration::from_millis(150))
+        .max_connections(1)
+        .build();
+    cmd("SET").arg("k").arg("own-value").execute(&c).unwrap();
+    proxy.stall(Direction::ServerToClient);
+    let err = cmd("PING").query::<String, _>(&c).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    // The link comes back and the late +PONG is delivered to the old socket.
+    proxy.resume(Direction::ServerToClient);
+    let v: String = cmd("GET").arg("k").query(&c).unwrap();
+    assert_eq!(v, "own-value", "the late PONG was not taken as this reply");
+    let stats = c.pool().stats();
+    assert_eq!((stats.closed_broken, stats.created), (1, 2), "{stats:?}");
+}
