@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use redis_client::conn::Phase;
 use redis_client::{Client, Error, ServerErrorKind, Value, cmd};
 use tests::RedisServer;
+use tests::eventually;
 
 fn url(server: &RedisServer) -> String {
     format!("redis://127.0.0.1:{}", server.port())
@@ -15,20 +16,6 @@ fn url(server: &RedisServer) -> String {
 
 fn client(server: &RedisServer) -> Client {
     Client::open(&url(server)).expect("client")
-}
-
-/// Polls `check` every 20 ms for at most `limit`.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn info_field(client: &Client, section: &str, field: &str) -> Option<String> {

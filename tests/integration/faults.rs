@@ -14,24 +14,11 @@ use bytes::BytesMut;
 use redis_client::conn::{self, Phase};
 use redis_client::proto::{Decoder, ErrorKind};
 use redis_client::{Client, Error, ServerErrorKind, Value, cmd};
+use tests::eventually;
 use tests::{Direction, FaultProxy, RawConnection, RawError, RedisServer};
 
 const S2C: Direction = Direction::ServerToClient;
 const C2S: Direction = Direction::ClientToServer;
-
-/// Polls `check` every 10 ms for at most `limit`.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// A tiny deterministic generator (xorshift64*), so no `rand` dependency is needed.
 struct XorShift(u64);

@@ -6,6 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use redis_client::{Client, Error, Value, cmd};
+use tests::eventually;
 use tests::{Direction, FaultProxy, RedisServer};
 
 fn connected_clients(server: &RedisServer) -> i64 {
@@ -17,20 +18,6 @@ fn connected_clients(server: &RedisServer) -> i64 {
         .find_map(|l| l.strip_prefix("connected_clients:"))
         .and_then(|v| v.trim().parse().ok())
         .expect("connected_clients in INFO")
-}
-
-/// Polls `check` every 20 ms for at most `limit`.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

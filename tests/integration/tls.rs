@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use redis_client::conn::{self, Phase};
 use redis_client::{Client, Error, TlsConfig, Value, cmd};
+use tests::eventually;
 use tests::{
     ClientAuth, Direction, FaultProxy, RawConnection, RedisServer, TlsCerts, TlsRedisServer,
     TlsServerExt,
@@ -68,20 +69,6 @@ fn client_commands(raw: &mut RawConnection) -> Vec<(u64, u64, u64)> {
         .iter()
         .map(|c| calls(raw, c))
         .collect()
-}
-
-/// Polls `check` every 10 ms for at most `limit`.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// `rediss://:PASSWORD@<host>:<tls port>?ssl_ca_certs=<ca>&socket_connect_timeout=5`.

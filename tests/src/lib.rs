@@ -9,11 +9,13 @@
 //! * [`TlsCerts`] generates the certificates of the TLS tests, and [`TlsServerExt::tls`] starts
 //!   a server that speaks TLS with them.
 
+mod poll;
 mod proxy;
 mod raw;
 mod server;
 mod tls;
 
+pub use poll::eventually;
 pub use proxy::{Direction, FaultProxy};
 pub use raw::{DEFAULT_IO_TIMEOUT, REPLY_DEADLINE, RawConnection, RawError};
 pub use server::{DEFAULT_READY_TIMEOUT, REDIS_SERVER_BIN_ENV, RedisServer, RedisServerBuilder};

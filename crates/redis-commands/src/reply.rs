@@ -120,63 +120,48 @@ fn integer(value: Value, expected: &'static str) -> Result<i128, ConversionError
     }
 }
 
+/// An integer reply in the range of `T`.
+fn ranged<T: TryFrom<i128>>(value: Value, expected: &'static str) -> Result<T, ConversionError> {
+    let i = integer(value, expected)?;
+    T::try_from(i).map_err(|_| {
+        ConversionError::new(expected, &Value::Integer(0))
+            .with_detail(format!("{i} is out of range"))
+    })
+}
+
 impl FromReply for i64 {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
-        let i = integer(value, "i64")?;
-        i64::try_from(i).map_err(|_| {
-            ConversionError::new("i64", &Value::Integer(0))
-                .with_detail(format!("{i} is out of range"))
-        })
+        ranged(value, "i64")
     }
 }
 
 impl FromReply for u64 {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
-        let i = integer(value, "u64")?;
-        u64::try_from(i).map_err(|_| {
-            ConversionError::new("u64", &Value::Integer(0))
-                .with_detail(format!("{i} is out of range"))
-        })
+        ranged(value, "u64")
     }
 }
 
 impl FromReply for i32 {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
-        let i = integer(value, "i32")?;
-        i32::try_from(i).map_err(|_| {
-            ConversionError::new("i32", &Value::Integer(0))
-                .with_detail(format!("{i} is out of range"))
-        })
+        ranged(value, "i32")
     }
 }
 
 impl FromReply for u32 {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
-        let i = integer(value, "u32")?;
-        u32::try_from(i).map_err(|_| {
-            ConversionError::new("u32", &Value::Integer(0))
-                .with_detail(format!("{i} is out of range"))
-        })
+        ranged(value, "u32")
     }
 }
 
 impl FromReply for usize {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
-        let i = integer(value, "usize")?;
-        usize::try_from(i).map_err(|_| {
-            ConversionError::new("usize", &Value::Integer(0))
-                .with_detail(format!("{i} is out of range"))
-        })
+        ranged(value, "usize")
     }
 }
 
 impl FromReply for isize {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
-        let i = integer(value, "isize")?;
-        isize::try_from(i).map_err(|_| {
-            ConversionError::new("isize", &Value::Integer(0))
-                .with_detail(format!("{i} is out of range"))
-        })
+        ranged(value, "isize")
     }
 }
 
