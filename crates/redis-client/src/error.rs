@@ -9,7 +9,7 @@ use redis_conn::{ConfigError, Phase, ServerError, ServerErrorKind};
 /// use redis_client::{Client, Error};
 ///
 /// let client = Client::open("redis://127.0.0.1:6379")?;
-/// match redis_client::cmd("INCR").arg("counter").query::<i64>(&client) {
+/// match redis_client::cmd("INCR").arg("counter").query::<i64, _>(&client) {
 ///     Ok(n) => println!("counter is {n}"),
 ///     Err(e) if e.is_timeout() => println!("timed out; the increment may or may not have happened"),
 ///     Err(e) => return Err(e),
