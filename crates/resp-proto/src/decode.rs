@@ -226,7 +226,9 @@ impl Decoder {
             }
             Frame::BulkString(s) => {
                 let range = span(s);
-                return Ok(Fast::Value(Value::BulkString(take_payload(buf, range, end))));
+                return Ok(Fast::Value(Value::BulkString(take_payload(
+                    buf, range, end,
+                ))));
             }
             Frame::BigNumber(s) => {
                 let range = span(s);
@@ -786,7 +788,10 @@ impl Rec {
             Rec::Boolean(b) => Frame::Boolean(b),
             Rec::BigNumber(s) => Frame::BigNumber(at(s)),
             Rec::BulkError(s) => Frame::BulkError(at(s)),
-            Rec::Verbatim(format, s) => Frame::Verbatim { format, text: at(s) },
+            Rec::Verbatim(format, s) => Frame::Verbatim {
+                format,
+                text: at(s),
+            },
             Rec::Array(n) => Frame::Array(n),
             Rec::Map(n) => Frame::Map(n),
             Rec::Set(n) => Frame::Set(n),

@@ -188,7 +188,9 @@ fn any_too_deep(values: &[Value], levels: u32) -> bool {
 }
 
 fn pairs_too_deep(pairs: &[(Value, Value)], levels: u32) -> bool {
-    pairs.iter().any(|(k, v)| too_deep(k, levels) || too_deep(v, levels))
+    pairs
+        .iter()
+        .any(|(k, v)| too_deep(k, levels) || too_deep(v, levels))
 }
 
 impl Drop for List {
