@@ -159,8 +159,14 @@ struct Conn {
     client: TcpStream,
     server: TcpStream,
     ended: AtomicBool,
-    shared: Weak<Shared>,
+    /// Declared after the sockets, so it drops after they are closed: a test that waits for
+    /// the open count to fall sees the close (or the RST) already sent.
+    _open: OpenCount,
 }
+
+/// One connection in [`Shared::open`], taken off when dropped.
+#[derive(Debug)]
+struct OpenCount(Weak<Shared>);
 
 impl Conn {
     fn ended(&self) -> bool {
@@ -187,9 +193,9 @@ impl Conn {
     }
 }
 
-impl Drop for Conn {
+impl Drop for OpenCount {
     fn drop(&mut self) {
-        if let Some(shared) = self.shared.upgrade() {
+        if let Some(shared) = self.0.upgrade() {
             shared.open.fetch_sub(1, Ordering::AcqRel);
             drop(lock(&shared.faults));
             shared.changed.notify_all();
@@ -479,7 +485,7 @@ fn open_conn(shared: &Arc<Shared>, client: TcpStream) -> io::Result<()> {
         client,
         server,
         ended: AtomicBool::new(false),
-        shared: Arc::downgrade(shared),
+        _open: OpenCount(Arc::downgrade(shared)),
     });
     lock(&shared.conns).push(Arc::downgrade(&conn));
     let mut pumps = Vec::with_capacity(2);

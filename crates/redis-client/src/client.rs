@@ -145,7 +145,7 @@ fn run_on(conn: &mut PooledConnection, cmd: &Cmd) -> Result<Value, Error> {
 }
 
 fn run_raw(conn: &mut Connection, cmd: &Cmd) -> Result<Value, Error> {
-    conn.send_with(|buf| cmd.write_packed(buf))?;
+    conn.send_with(1, |buf| cmd.write_packed(buf))?;
     match conn.read_reply()? {
         Value::Error(text) | Value::BulkError(text) => {
             Err(Error::Server(redis_conn::ServerError::parse(&text)))

@@ -117,7 +117,8 @@ impl Pipeline {
         }
         let mut conn = self.client.pool().get()?;
         // A failure part-way leaves the connection broken, and the pool closes it.
-        conn.send_with(|buf| {
+        let replies = self.commands.len() + if self.transaction { 2 } else { 0 };
+        conn.send_with(replies, |buf| {
             if self.transaction {
                 resp_proto::encode_command(buf, ["MULTI"]);
             }

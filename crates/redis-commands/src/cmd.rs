@@ -40,7 +40,11 @@ pub fn cmd(name: &str) -> Cmd {
 impl Cmd {
     /// A command with no arguments yet.
     pub fn new() -> Self {
-        Self::default()
+        // Room for a typical command, so that building one allocates once.
+        Cmd {
+            args: Vec::with_capacity(64),
+            ..Self::default()
+        }
     }
 
     /// Adds one argument.

@@ -15,7 +15,7 @@ use crate::tls;
 use crate::transport::{self, Transport};
 
 /// Smallest free space offered to a read system call.
-const MIN_READ: usize = 4 * 1024;
+const MIN_READ: usize = 1024;
 /// Replies larger than this leave the connection with a fresh small read buffer.
 const MAX_RETAINED: usize = 64 * 1024;
 /// Largest free space zero-filled and offered to one read system call.
@@ -57,6 +57,8 @@ pub struct Connection {
     pushes: VecDeque<Value>,
     /// How many bytes the next read offers to the kernel.
     read_size: usize,
+    /// Replies expected for commands sent and not read yet.
+    awaiting: usize,
     broken: bool,
     last_used: Instant,
 }
@@ -113,6 +115,7 @@ impl Connection {
             write_buf: Vec::with_capacity(1024),
             pushes: VecDeque::new(),
             read_size: MIN_READ,
+            awaiting: 0,
             broken: false,
             last_used: Instant::now(),
         };
@@ -142,36 +145,47 @@ impl Connection {
     }
 
     /// A cheap check, without a round trip, that the connection is usable: not broken, no
-    /// unread bytes or push messages, and the server has not closed the socket.
+    /// reply outstanding, no unread bytes or push messages, and (one non-blocking peek at the
+    /// socket) the server has neither closed it nor sent anything unasked.
     pub fn is_idle(&mut self) -> bool {
-        !self.broken
-            && self.read_buf.is_empty()
-            && self.pushes.is_empty()
-            && self.transport.is_idle().unwrap_or(false)
+        !self.broken && !self.has_pending() && self.transport.is_idle().unwrap_or(false)
+    }
+
+    /// Whether replies are still expected for commands sent, or bytes or push messages wait
+    /// unread; no system call. A connection in this state must not serve another request.
+    pub fn has_pending(&self) -> bool {
+        self.awaiting > 0 || !self.read_buf.is_empty() || !self.pushes.is_empty()
     }
 
     /// Encodes one command and writes it.
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<(), Error> {
-        self.send_with(|buf| resp_proto::encode_command(buf, args))
+        self.send_with(1, |buf| resp_proto::encode_command(buf, args))
     }
 
     /// Lets `encode` write commands into the connection's reusable buffer, then writes them
     /// with one system call. This is the allocation-free path for callers that encode
-    /// themselves.
-    pub fn send_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
+    /// themselves. `replies` is how many replies the commands will produce, so that the
+    /// connection knows when none is outstanding.
+    pub fn send_with(
+        &mut self,
+        replies: usize,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), Error> {
         self.usable()?;
         let mut buf = std::mem::take(&mut self.write_buf);
         buf.clear();
         encode(&mut buf);
         let result = self.write(&buf);
         self.write_buf = buf;
+        self.awaiting += replies;
         result
     }
 
-    /// Writes already encoded commands with one write system call (unless the kernel accepts
-    /// only part of them).
-    pub fn send_packed(&mut self, bytes: &[u8]) -> Result<(), Error> {
+    /// Writes already encoded commands, which will produce `replies` replies, with one write
+    /// system call (unless the kernel accepts only part of them).
+    pub fn send_packed(&mut self, bytes: &[u8], replies: usize) -> Result<(), Error> {
         self.usable()?;
+        self.awaiting += replies;
         self.write(bytes)
     }
 
@@ -188,6 +202,7 @@ impl Connection {
                 }
                 value => {
                     self.last_used = Instant::now();
+                    self.awaiting = self.awaiting.saturating_sub(1);
                     return Ok(value);
                 }
             }
@@ -279,6 +294,7 @@ impl Connection {
         self.decoder.reset();
         self.read_buf.clear();
         self.pushes.clear();
+        self.awaiting = 0;
         self.broken = false;
         self.last_used = Instant::now();
         self.handshake()?;

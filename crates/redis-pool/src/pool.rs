@@ -361,10 +361,10 @@ impl Pool {
         self.inner.closed[reason.index()].fetch_add(n, Ordering::Relaxed);
     }
 
-    fn give_back(&self, mut conn: Connection, dirty: bool, generation: u64) {
+    fn give_back(&self, conn: Connection, dirty: bool, generation: u64) {
         let reason = if conn.is_broken() {
             Some(CloseReason::Broken)
-        } else if dirty || !conn.is_idle() {
+        } else if dirty || conn.has_pending() {
             Some(CloseReason::Dirty)
         } else {
             None

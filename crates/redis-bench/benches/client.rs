@@ -1,0 +1,388 @@
+//! Client benchmarks against a live `redis-server`: this client, redis-rs 1.8.1 (its blocking
+//! `Connection`, and its r2d2 pool) and `redis-benchmark`, side by side in one run.
+//!
+//! The bench starts its own `redis-server` on a free loopback port (persistence off) and
+//! kills it at the end. Every criterion iteration is one *batch* of a fixed number of
+//! requests (`iter_custom`, flat sampling, 10 samples, one batch of warm-up), so each
+//! benchmark's time is the time of one batch and its throughput the batch size.
+//! `redis-benchmark` takes part as one more benchmark of each group: each iteration runs it as
+//! a subprocess for the same number of requests, and the time counted is the number of
+//! requests over the requests per second it reports in `--csv` (its own clock, which starts
+//! after its connections are open), so process start-up is not counted.
+//!
+//! Groups (`client/<group>/<client>` in criterion's output):
+//!
+//! * `w2-set`, `w2-get`: 10,000 sequential SETs, then GETs, of a 16-byte value on one
+//!   connection: a dedicated connection, a pool of one (`&Client`), redis-rs `Connection`,
+//!   `redis-benchmark -c 1 -P 1 -d 16 -t set` / `-t get`.
+//! * `w4-get-8-threads`: 8 threads sharing a pool of 8, 5,000 GETs each per batch: this
+//!   client, redis-rs with r2d2 (its default PING on checkout, and with
+//!   `test_on_check_out(false)`), `redis-benchmark -c 8 -d 16 -t get`.
+//! * `w5-get-1mib`: 200 GETs of a 1 MiB value on one connection; `redis-benchmark -c 1 -t
+//!   get` of the same key.
+//! * `w5-lrange-1000`: 1,000 `LRANGE mylist 0 999` over 1,000 elements of 16 bytes;
+//!   `redis-benchmark -c 1 LRANGE mylist 0 999` (the LRANGE of its `-t lrange_1000` test,
+//!   without the LPUSH phase that fills the list first).
+//!
+//! Run: `cargo bench -p redis-bench --bench client` (about 2.5 minutes), or
+//! `crates/redis-bench/run-client.sh` for three runs and the tables of `docs/benchmarks.md`.
+
+use std::hint::black_box;
+use std::process::Command;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
+use redis_client::{Client, cmd};
+
+#[path = "support/server.rs"]
+mod server;
+
+use server::{KEY, LIST, MIB, Server, VALUE_16};
+
+/// Requests per batch of W2 (per command).
+const W2_BATCH: u64 = 10_000;
+/// Threads and pool size of W4.
+const W4_THREADS: usize = 8;
+/// GETs per thread per batch of W4.
+const W4_PER_THREAD: u64 = 5_000;
+/// GETs per batch of the 1 MiB workload.
+const BIG_BATCH: u64 = 200;
+/// LRANGEs per batch.
+const LRANGE_BATCH: u64 = 1_000;
+/// Elements of the list, and the LRANGE's reply.
+const LIST_LEN: usize = 1_000;
+
+/// A group of batch benchmarks: `batch` requests per iteration, 10 samples of one batch each
+/// after one batch of warm-up.
+fn batch_group<'a>(c: &'a mut Criterion, name: &str, batch: u64) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(format!("client/{name}"));
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        // Both far below one batch: one batch of warm-up, one batch per sample. Criterion
+        // warns that the samples take longer than this; that is expected.
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_millis(10))
+        .throughput(Throughput::Elements(batch));
+    group
+}
+
+/// Times `iters` batches of `batch` calls of `op`.
+fn timed(iters: u64, batch: u64, mut op: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters * batch {
+        op();
+    }
+    start.elapsed()
+}
+
+/// Runs `redis-benchmark -h 127.0.0.1 -p <port> --csv <args>` and returns the requests per
+/// second of its `test` line.
+fn redis_benchmark(server: &Server, args: &[&str], test: &str) -> f64 {
+    let output = Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &server.port().to_string(), "--csv"])
+        .args(args)
+        .output()
+        .expect("cannot run redis-benchmark");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "redis-benchmark {args:?} failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let quoted = format!("\"{test}\"");
+    text.lines()
+        .find_map(|line| {
+            let mut fields = line.split(',');
+            (fields.next()? == quoted).then(|| fields.next()?.trim_matches('"').parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no {test:?} line in redis-benchmark's output:\n{text}"))
+}
+
+/// The time `redis-benchmark` needs for `requests` at its reported rate.
+fn redis_benchmark_time(server: &Server, requests: u64, args: &[&str], test: &str) -> Duration {
+    let n = requests.to_string();
+    let mut all = vec!["-n", n.as_str()];
+    all.extend_from_slice(args);
+    let rps = redis_benchmark(server, &all, test);
+    Duration::from_secs_f64(requests as f64 / rps)
+}
+
+fn redis_rs_connection(server: &Server) -> redis::Connection {
+    redis::Client::open(server.url())
+        .and_then(|c| c.get_connection())
+        .expect("redis-rs connection")
+}
+
+/// W2: sequential SETs, then GETs, of a 16-byte value on one connection.
+fn w2(c: &mut Criterion, server: &Server) {
+    server.set_value(16);
+    let client = Client::open(&server.url()).expect("client");
+    let pool_of_one = Client::builder()
+        .host("127.0.0.1")
+        .port(server.port())
+        .max_connections(1)
+        .build();
+    let mut dedicated = client.get_connection().expect("dedicated connection");
+    let mut rs = redis_rs_connection(server);
+
+    let mut group = batch_group(c, "w2-set", W2_BATCH);
+    group.bench_function("ours-dedicated", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, W2_BATCH, || {
+                cmd("SET")
+                    .arg(KEY)
+                    .arg(&VALUE_16[..])
+                    .execute(&mut dedicated)
+                    .expect("SET");
+            })
+        });
+    });
+    group.bench_function("ours-pool-of-1", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, W2_BATCH, || {
+                cmd("SET")
+                    .arg(KEY)
+                    .arg(&VALUE_16[..])
+                    .execute(&pool_of_one)
+                    .expect("SET");
+            })
+        });
+    });
+    group.bench_function("redis-rs", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, W2_BATCH, || {
+                redis::cmd("SET")
+                    .arg(KEY)
+                    .arg(&VALUE_16[..])
+                    .exec(&mut rs)
+                    .expect("SET");
+            })
+        });
+    });
+    group.bench_function("redis-benchmark", |b| {
+        b.iter_custom(|iters| {
+            let args = ["-c", "1", "-P", "1", "-d", "16", "-t", "set"];
+            redis_benchmark_time(server, iters * W2_BATCH, &args, "SET")
+        });
+    });
+    group.finish();
+
+    let mut group = batch_group(c, "w2-get", W2_BATCH);
+    group.bench_function("ours-dedicated", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, W2_BATCH, || {
+                let value: Option<Vec<u8>> =
+                    cmd("GET").arg(KEY).query(&mut dedicated).expect("GET");
+                assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
+                black_box(value);
+            })
+        });
+    });
+    group.bench_function("ours-pool-of-1", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, W2_BATCH, || {
+                let value: Option<Vec<u8>> = cmd("GET").arg(KEY).query(&pool_of_one).expect("GET");
+                assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
+                black_box(value);
+            })
+        });
+    });
+    group.bench_function("redis-rs", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, W2_BATCH, || {
+                let value: Option<Vec<u8>> =
+                    redis::cmd("GET").arg(KEY).query(&mut rs).expect("GET");
+                assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
+                black_box(value);
+            })
+        });
+    });
+    group.bench_function("redis-benchmark", |b| {
+        b.iter_custom(|iters| {
+            let args = ["-c", "1", "-P", "1", "-d", "16", "-t", "get"];
+            redis_benchmark_time(server, iters * W2_BATCH, &args, "GET")
+        });
+    });
+    group.finish();
+}
+
+/// Runs `per_thread` calls of `op` on each of [`W4_THREADS`] threads, started together;
+/// returns the time until the last one finished.
+fn threads<S: Sync>(shared: &S, per_thread: u64, op: impl Fn(&S) + Sync) -> Duration {
+    let barrier = Barrier::new(W4_THREADS + 1);
+    std::thread::scope(|scope| {
+        for _ in 0..W4_THREADS {
+            scope.spawn(|| {
+                barrier.wait();
+                for _ in 0..per_thread {
+                    op(shared);
+                }
+            });
+        }
+        barrier.wait();
+        let start = Instant::now();
+        // Leaving the scope joins the threads.
+        start
+    })
+    .elapsed()
+}
+
+/// W4: 8 threads sharing a pool of 8, GETs of a 16-byte value.
+fn w4(c: &mut Criterion, server: &Server) {
+    server.set_value(16);
+    let client = Client::builder()
+        .host("127.0.0.1")
+        .port(server.port())
+        .max_connections(W4_THREADS)
+        .build();
+    let r2d2_pool = |test_on_check_out: bool| {
+        r2d2::Pool::builder()
+            .max_size(W4_THREADS as u32)
+            .test_on_check_out(test_on_check_out)
+            .build(redis::Client::open(server.url()).expect("redis-rs client"))
+            .expect("r2d2 pool")
+    };
+    let r2d2_default = r2d2_pool(true);
+    let r2d2_no_test = r2d2_pool(false);
+
+    let mut group = batch_group(c, "w4-get-8-threads", W4_PER_THREAD * W4_THREADS as u64);
+    group.bench_function("ours-pool-of-8", |b| {
+        b.iter_custom(|iters| {
+            threads(&client, iters * W4_PER_THREAD, |client| {
+                let value: Option<Vec<u8>> = cmd("GET").arg(KEY).query(client).expect("GET");
+                assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
+                black_box(value);
+            })
+        });
+    });
+    for (name, pool) in [
+        ("redis-rs-r2d2", &r2d2_default),
+        ("redis-rs-r2d2-no-test-on-checkout", &r2d2_no_test),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                threads(pool, iters * W4_PER_THREAD, |pool| {
+                    let mut conn = pool.get().expect("r2d2 checkout");
+                    let value: Option<Vec<u8>> =
+                        redis::cmd("GET").arg(KEY).query(&mut *conn).expect("GET");
+                    assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
+                    black_box(value);
+                })
+            });
+        });
+    }
+    group.bench_function("redis-benchmark", |b| {
+        b.iter_custom(|iters| {
+            let requests = iters * W4_PER_THREAD * W4_THREADS as u64;
+            let args = ["-c", "8", "-d", "16", "-t", "get"];
+            redis_benchmark_time(server, requests, &args, "GET")
+        });
+    });
+    group.finish();
+}
+
+/// W5: GETs of a 1 MiB value, and LRANGE of 1,000 16-byte elements, on one connection.
+fn w5(c: &mut Criterion, server: &Server) {
+    server.set_value(MIB);
+    let client = Client::builder()
+        .host("127.0.0.1")
+        .port(server.port())
+        .max_connections(1)
+        .build();
+    let mut rs = redis_rs_connection(server);
+
+    let mut group = batch_group(c, "w5-get-1mib", BIG_BATCH);
+    group.bench_function("ours", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, BIG_BATCH, || {
+                let value: Option<Vec<u8>> = cmd("GET").arg(KEY).query(&client).expect("GET");
+                assert_eq!(value.as_deref().map(<[u8]>::len), Some(MIB));
+                black_box(value);
+            })
+        });
+    });
+    group.bench_function("redis-rs", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, BIG_BATCH, || {
+                let value: Option<Vec<u8>> =
+                    redis::cmd("GET").arg(KEY).query(&mut rs).expect("GET");
+                assert_eq!(value.as_deref().map(<[u8]>::len), Some(MIB));
+                black_box(value);
+            })
+        });
+    });
+    group.bench_function("redis-benchmark", |b| {
+        b.iter_custom(|iters| {
+            let args = ["-c", "1", "-P", "1", "-t", "get"];
+            redis_benchmark_time(server, iters * BIG_BATCH, &args, "GET")
+        });
+    });
+    group.finish();
+    // The other workloads' GETs read a 16-byte value.
+    server.set_value(16);
+
+    server.fill_list(LIST_LEN, 16);
+    let mut group = batch_group(c, "w5-lrange-1000", LRANGE_BATCH);
+    group.bench_function("ours", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, LRANGE_BATCH, || {
+                let items: Vec<Vec<u8>> = cmd("LRANGE")
+                    .arg(LIST)
+                    .arg(0)
+                    .arg(999)
+                    .query(&client)
+                    .expect("LRANGE");
+                assert_eq!(items.len(), LIST_LEN);
+                black_box(items);
+            })
+        });
+    });
+    group.bench_function("ours-bytes", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, LRANGE_BATCH, || {
+                let items: Vec<Bytes> = cmd("LRANGE")
+                    .arg(LIST)
+                    .arg(0)
+                    .arg(999)
+                    .query(&client)
+                    .expect("LRANGE");
+                assert_eq!(items.len(), LIST_LEN);
+                black_box(items);
+            })
+        });
+    });
+    group.bench_function("redis-rs", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, LRANGE_BATCH, || {
+                let items: Vec<Vec<u8>> = redis::cmd("LRANGE")
+                    .arg(LIST)
+                    .arg(0)
+                    .arg(999)
+                    .query(&mut rs)
+                    .expect("LRANGE");
+                assert_eq!(items.len(), LIST_LEN);
+                black_box(items);
+            })
+        });
+    });
+    group.bench_function("redis-benchmark", |b| {
+        b.iter_custom(|iters| {
+            let args = ["-c", "1", "-P", "1", "LRANGE", LIST, "0", "999"];
+            redis_benchmark_time(server, iters * LRANGE_BATCH, &args, "LRANGE mylist 0 999")
+        });
+    });
+    group.finish();
+}
+
+fn main() {
+    let server = Server::start();
+    let mut c = Criterion::default().configure_from_args();
+    w2(&mut c, &server);
+    w4(&mut c, &server);
+    w5(&mut c, &server);
+    c.final_summary();
+    drop(server);
+}

@@ -1,0 +1,161 @@
+//! Runs one client workload of `benches/client.rs` alone, for profilers (callgrind, strace,
+//! perf): starts its own `redis-server`, loads the data, then runs `N` requests.
+//!
+//! ```text
+//! cargo build -p redis-bench --profile bench --example client_profile
+//! valgrind --tool=callgrind --toggle-collect='client_profile::run' \
+//!     target/release/examples/client_profile get-pool 10000
+//! strace -c -f target/release/examples/client_profile get-pool 10000
+//! ```
+//!
+//! Workloads: `get-dedicated`, `get-pool`, `set-pool`, `get-redis-rs`, `get-1mib`,
+//! `get-1mib-redis-rs`, `lrange`, `lrange-bytes`, `lrange-redis-rs`, and `get-8-threads` (8
+//! threads sharing a pool of 8, `N` GETs each).
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+use bytes::Bytes;
+use redis_client::{Client, cmd};
+
+#[path = "../benches/support/server.rs"]
+mod server;
+
+use server::{KEY, LIST, MIB, Server, VALUE_16};
+
+/// User and system CPU time of this process so far (all its threads, not the server), in
+/// seconds, from `/proc/self/stat` (clock ticks of 10 ms).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses: utime and stime are the 12th
+    // and 13th of them.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    ticks.iter().sum::<f64>() / 100.0
+}
+
+/// The measured loop; its name is what `--toggle-collect` selects.
+#[inline(never)]
+fn run(n: usize, op: &mut dyn FnMut()) {
+    for _ in 0..n {
+        op();
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(workload), Some(n)) = (
+        args.first(),
+        args.get(1).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: client_profile WORKLOAD N (see the source for workloads)");
+        return ExitCode::FAILURE;
+    };
+    let server = Server::start();
+    let client = Client::builder()
+        .host("127.0.0.1")
+        .port(server.port())
+        .max_connections(1)
+        .build();
+    let mut rs = redis::Client::open(server.url())
+        .and_then(|c| c.get_connection())
+        .expect("redis-rs connection");
+    let value_len = if workload.starts_with("get-1mib") {
+        MIB
+    } else {
+        16
+    };
+    server.set_value(value_len);
+    server.fill_list(1_000, 16);
+    let get = |v: Option<Vec<u8>>| assert_eq!(v.map(|v| v.len()), Some(value_len));
+    let mut op: Box<dyn FnMut()> = match workload.as_str() {
+        "get-dedicated" => {
+            let mut conn = client.get_connection().expect("dedicated connection");
+            Box::new(move || get(cmd("GET").arg(KEY).query(&mut conn).expect("GET")))
+        }
+        "get-pool" | "get-1mib" => {
+            Box::new(|| get(cmd("GET").arg(KEY).query(&client).expect("GET")))
+        }
+        "get-8-threads" => {
+            let pool = Client::builder()
+                .host("127.0.0.1")
+                .port(server.port())
+                .max_connections(8)
+                .build();
+            Box::new(move || {
+                std::thread::scope(|scope| {
+                    for _ in 0..8 {
+                        scope.spawn(|| {
+                            for _ in 0..n {
+                                get(cmd("GET").arg(KEY).query(&pool).expect("GET"));
+                            }
+                        });
+                    }
+                });
+            })
+        }
+        "set-pool" => Box::new(|| {
+            cmd("SET")
+                .arg(KEY)
+                .arg(&VALUE_16[..])
+                .execute(&client)
+                .expect("SET");
+        }),
+        "get-redis-rs" | "get-1mib-redis-rs" => {
+            Box::new(|| get(redis::cmd("GET").arg(KEY).query(&mut rs).expect("GET")))
+        }
+        "lrange" => Box::new(|| {
+            let items: Vec<Vec<u8>> = cmd("LRANGE")
+                .arg(LIST)
+                .arg(0)
+                .arg(999)
+                .query(&client)
+                .expect("LRANGE");
+            assert_eq!(black_box(items).len(), 1_000);
+        }),
+        "lrange-bytes" => Box::new(|| {
+            let items: Vec<Bytes> = cmd("LRANGE")
+                .arg(LIST)
+                .arg(0)
+                .arg(999)
+                .query(&client)
+                .expect("LRANGE");
+            assert_eq!(black_box(items).len(), 1_000);
+        }),
+        "lrange-redis-rs" => Box::new(|| {
+            let items: Vec<Vec<u8>> = redis::cmd("LRANGE")
+                .arg(LIST)
+                .arg(0)
+                .arg(999)
+                .query(&mut rs)
+                .expect("LRANGE");
+            assert_eq!(black_box(items).len(), 1_000);
+        }),
+        other => {
+            eprintln!("unknown workload {other:?}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let threaded = workload == "get-8-threads";
+    if !threaded {
+        // One request first, so that the pool's connection is open before the measured loop.
+        op();
+    }
+    let cpu = cpu_seconds();
+    let start = std::time::Instant::now();
+    run(if threaded { 1 } else { n }, &mut op);
+    let elapsed = start.elapsed();
+    let cpu = cpu_seconds() - cpu;
+    let requests = if threaded { 8 * n } else { n };
+    eprintln!(
+        "{workload}: {requests} requests in {elapsed:?}, {:.0} requests/s, client CPU (user+sys) {:.1} µs per request",
+        requests as f64 / elapsed.as_secs_f64(),
+        cpu * 1e6 / requests as f64
+    );
+    ExitCode::SUCCESS
+}
