@@ -181,9 +181,8 @@ fn an_out_of_range_database_is_a_server_error() {
 #[test]
 fn health_check_pings_only_after_idling() {
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .health_check_interval(Duration::from_secs(1))
         .max_connections(1)
         .build();
@@ -264,9 +263,8 @@ fn a_pool_shared_by_two_clients() {
 fn a_read_timeout_discards_the_connection_and_never_misattributes() {
     // RELIABILITY test 1, with a server-side BLPOP timeout as the delay.
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .socket_timeout(Duration::from_millis(200))
         .max_connections(1)
         .build();
@@ -299,9 +297,8 @@ fn a_read_timeout_discards_the_connection_and_never_misattributes() {
 fn an_abandoned_blocking_command_does_not_eat_the_item() {
     // RELIABILITY test 7.
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .socket_timeout(Duration::from_millis(200))
         .build();
     let err = cmd("BLPOP")
@@ -326,9 +323,8 @@ fn an_abandoned_blocking_command_does_not_eat_the_item() {
 fn a_write_to_a_stopped_server_times_out_and_the_pool_recovers() {
     // RELIABILITY test 9.
     let mut server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .socket_timeout(Duration::from_millis(200))
         .build();
     cmd("PING").query::<String, _>(&c).unwrap();
@@ -352,9 +348,8 @@ fn a_write_to_a_stopped_server_times_out_and_the_pool_recovers() {
 fn a_nested_checkout_times_out_instead_of_hanging() {
     // RELIABILITY test 17.
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .max_connections(1)
         .pool_timeout(Some(Duration::from_millis(200)))
         .build();
@@ -372,9 +367,8 @@ fn a_nested_checkout_times_out_instead_of_hanging() {
 #[test]
 fn fail_fast_pools_refuse_at_once() {
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .max_connections(1)
         .fail_fast_when_exhausted()
         .build();
@@ -412,9 +406,8 @@ fn auth_failures_do_not_consume_pool_slots() {
 fn exhaustion_with_waiting_serves_everyone() {
     // RELIABILITY test 16, scaled to a 2-core machine.
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .max_connections(4)
         .pool_timeout(Some(Duration::from_secs(5)))
         .build();
@@ -449,11 +442,7 @@ fn exhaustion_with_waiting_serves_everyone() {
 fn select_on_the_pooled_client_cannot_leak() {
     // RELIABILITY test 14.
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
-        .max_connections(4)
-        .build();
+    let c = server.client_builder().max_connections(4).build();
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let c = c.clone();
@@ -490,9 +479,8 @@ fn state_changing_commands_never_reach_the_next_borrower() {
     let server = RedisServer::start();
     let mut raw = server.raw();
     raw.request(["ACL", "SETUSER", "bob", "on", ">bob-pw", "~*", "+@all"]);
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .socket_timeout(Duration::from_secs(1))
         .max_connections(1)
         .build();
@@ -557,11 +545,7 @@ fn dedicated_connections_keep_their_state() {
 fn a_panic_while_holding_a_connection_discards_it() {
     // RELIABILITY test 5.
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
-        .max_connections(1)
-        .build();
+    let c = server.client_builder().max_connections(1).build();
     let c2 = c.clone();
     let result = thread::spawn(move || {
         let mut conn = c2.get_connection().unwrap();

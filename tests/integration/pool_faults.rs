@@ -26,9 +26,8 @@ fn the_connect_timeout_covers_a_stalled_handshake() {
     let server = RedisServer::start();
     let mut raw = server.raw();
     raw.request(["CLIENT", "PAUSE", "1000", "ALL"]);
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .client_name("stalls")
         .connect_timeout(Duration::from_millis(100))
         .build();
@@ -89,9 +88,8 @@ fn the_pool_stays_responsive_while_connects_hang() {
 fn maxclients_refusals_are_clear_and_the_pool_stays_consistent() {
     // RELIABILITY test 21 (a): the server accepts only a few clients.
     let server = RedisServer::builder().args(["--maxclients", "4"]).start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .max_connections(10)
         .pool_timeout(Some(Duration::from_secs(2)))
         .build();
@@ -156,9 +154,8 @@ fn chaos_leaves_no_leaked_connection() {
     // RELIABILITY test 15, scaled to a 2-core machine: threads mixing normal commands, read
     // timeouts, server-side kills and panics; afterwards every count adds up.
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
+    let c = server
+        .client_builder()
         .socket_timeout(Duration::from_millis(100))
         .max_connections(6)
         .build();
@@ -243,11 +240,7 @@ fn big_replies_leave_no_big_buffers_behind() {
     // RELIABILITY test 22: after a 16 MiB reply is read and dropped, the pooled connection
     // keeps a small read buffer; reading it again works.
     let server = RedisServer::start();
-    let c = Client::builder()
-        .host("127.0.0.1")
-        .port(server.port())
-        .max_connections(1)
-        .build();
+    let c = server.client_builder().max_connections(1).build();
     cmd("SET")
         .arg("big")
         .arg(vec![b'y'; 16 << 20])

@@ -8,7 +8,7 @@ use std::fmt::{Debug, Display};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis_client::conn::{Connection, ConnectionConfig};
 use redis_client::{Client, Error, ServerErrorKind, Value, cmd};
@@ -218,16 +218,9 @@ fn answering(reply: &'static [u8]) -> (u16, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = thread::spawn(move || {
-        listener.set_nonblocking(true).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut stream = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(2)),
-                Err(_) => return,
-            }
+        let Some(mut stream) = tests::accept_within(&listener, Duration::from_secs(5)) else {
+            return;
         };
-        stream.set_nonblocking(false).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(2)))
             .unwrap();

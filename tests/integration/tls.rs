@@ -425,16 +425,9 @@ fn plaintext_peer(reply: Option<&'static [u8]>, hold: Duration) -> (u16, thread:
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = thread::spawn(move || {
-        listener.set_nonblocking(true).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut stream = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
-                Err(_) => return,
-            }
+        let Some(mut stream) = tests::accept_within(&listener, Duration::from_secs(5)) else {
+            return;
         };
-        stream.set_nonblocking(false).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();

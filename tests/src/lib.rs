@@ -15,7 +15,7 @@ mod raw;
 mod server;
 mod tls;
 
-pub use poll::eventually;
+pub use poll::{accept_within, eventually};
 pub use proxy::{Direction, FaultProxy};
 pub use raw::{DEFAULT_IO_TIMEOUT, REPLY_DEADLINE, RawConnection, RawError};
 pub use server::{DEFAULT_READY_TIMEOUT, REDIS_SERVER_BIN_ENV, RedisServer, RedisServerBuilder};

@@ -246,6 +246,14 @@ impl RedisServer {
         SocketAddr::new(self.loopback.ip(), self.port())
     }
 
+    /// A client builder aimed at this server's TCP listener (`127.0.0.1` or `::1`), for the
+    /// tests to add their own settings to.
+    pub fn client_builder(&self) -> redis_client::ClientBuilder {
+        redis_client::Client::builder()
+            .host(self.host())
+            .port(self.port())
+    }
+
     /// The TCP port.
     ///
     /// # Panics

@@ -100,7 +100,7 @@ impl Error {
                     | redis_conn::Error::Connect { .. }
                     | redis_conn::Error::Timeout(Phase::Connecting)
             ),
-            Error::Pool(redis_pool::Error::Connect(_)) => false,
+            // A pool `Connect` error is converted to `Error::Connection` (see `From`).
             Error::Pool(_) => true,
             Error::Server(e) => matches!(
                 e.kind(),

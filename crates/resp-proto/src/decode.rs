@@ -216,13 +216,13 @@ impl Decoder {
             Frame::SimpleString(b"PONG") => Value::SimpleString(Bytes::from_static(b"PONG")),
             Frame::SimpleString(s) => {
                 let range = span(s);
-                return Ok(Fast::Value(Value::SimpleString(
-                    take(buf, end).slice(range),
-                )));
+                return Ok(Fast::Value(Value::SimpleString(take_payload(
+                    buf, range, end,
+                ))));
             }
             Frame::Error(s) => {
                 let range = span(s);
-                return Ok(Fast::Value(Value::Error(take(buf, end).slice(range))));
+                return Ok(Fast::Value(Value::Error(take_payload(buf, range, end))));
             }
             Frame::BulkString(s) => {
                 let range = span(s);
@@ -232,17 +232,17 @@ impl Decoder {
             }
             Frame::BigNumber(s) => {
                 let range = span(s);
-                return Ok(Fast::Value(Value::BigNumber(take(buf, end).slice(range))));
+                return Ok(Fast::Value(Value::BigNumber(take_payload(buf, range, end))));
             }
             Frame::BulkError(s) => {
                 let range = span(s);
-                return Ok(Fast::Value(Value::BulkError(take(buf, end).slice(range))));
+                return Ok(Fast::Value(Value::BulkError(take_payload(buf, range, end))));
             }
             Frame::Verbatim { format, text } => {
                 let range = span(text);
                 return Ok(Fast::Value(Value::Verbatim {
                     format,
-                    text: take(buf, end).slice(range),
+                    text: take_payload(buf, range, end),
                 }));
             }
             Frame::Array(Some(0)) => Value::Array(List::new()),
@@ -581,11 +581,6 @@ fn take_payload(buf: &mut BytesMut, range: core::ops::Range<usize>, end: usize) 
     let payload = buf.split_to(range.end - range.start).freeze();
     buf.advance(end - range.end);
     payload
-}
-
-/// Removes the first `end` bytes of `buf` as a frozen, shareable buffer.
-fn take(buf: &mut BytesMut, end: usize) -> Bytes {
-    buf.split_to(end).freeze()
 }
 
 /// Hands a complete value to the innermost open aggregate, closing every aggregate it
