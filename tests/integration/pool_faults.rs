@@ -225,12 +225,14 @@ fn chaos_leaves_no_leaked_connection() {
         + stats.closed_health_check
         + stats.closed_cleared;
     assert_eq!(stats.created - closed, stats.idle as u64, "{stats:?}");
-    // The server sees exactly the idle connections (plus the probe), once killed ones are gone.
-    let idle = stats.idle as i64;
+    // No socket leaked: once the pool closes what it holds, the server sees only the baseline.
+    // (An idle connection that a late CLIENT KILL closed is still counted idle by the pool
+    // until its next checkout, so the count is compared after clearing, not before.)
+    c.pool().clear();
     assert!(
         eventually(Duration::from_secs(5), || connected_clients(&server)
-            == baseline + idle),
-        "connected {} vs baseline {baseline} + idle {idle}",
+            == baseline),
+        "connected {} vs baseline {baseline}",
         connected_clients(&server)
     );
 }
