@@ -5,6 +5,7 @@
 //! server they did not start. `redis-server` must be installed: `cargo xtask test` installs it.
 
 mod client;
+mod commands_coverage;
 mod faults;
 mod fixture;
 mod pipeline;
@@ -12,3 +13,4 @@ mod pool_faults;
 mod resp_live;
 mod secrets;
 mod tls;
+mod transactions;

@@ -44,6 +44,9 @@ const LOG_FILE: &str = "redis.log";
 const OUTPUT_FILE: &str = "redis.out";
 /// Name of the Unix socket inside the temporary directory.
 const SOCKET_FILE: &str = "redis.sock";
+/// Name of the configuration file written by [`RedisServerBuilder::config`] (and
+/// [`RedisServerBuilder::sentinel`]) inside the temporary directory.
+pub const CONFIG_FILE: &str = "redis.conf";
 
 /// Which loopback address the server's TCP listener binds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +89,8 @@ pub struct RedisServerBuilder {
     tcp: bool,
     unix_socket: bool,
     ready_timeout: Duration,
+    config: Option<String>,
+    sentinel: bool,
 }
 
 impl RedisServerBuilder {
@@ -97,7 +102,31 @@ impl RedisServerBuilder {
             tcp: true,
             unix_socket: false,
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            config: None,
+            sentinel: false,
         }
+    }
+
+    /// Writes `text` to [`CONFIG_FILE`] in the server's temporary directory and starts the
+    /// server with that file as its first argument. The fixture's options and the
+    /// [`arg`](Self::arg)s follow it on the command line, so they override it.
+    ///
+    /// The server may rewrite the file (`CONFIG REWRITE`, Sentinel's state); a
+    /// [`restart`](RedisServer::restart) starts from the file as rewritten.
+    pub fn config(mut self, text: impl Into<String>) -> Self {
+        self.config = Some(text.into());
+        self
+    }
+
+    /// Runs the process as Redis Sentinel (`--sentinel`).
+    ///
+    /// Sentinel needs a writable configuration file: give it one with
+    /// [`config`](Self::config) (usually `sentinel monitor ...` lines); without one an empty
+    /// file is used. Readiness is confirmed from Sentinel's start-up line, since Redis 7.0 in
+    /// Sentinel mode never logs "Ready to accept connections".
+    pub fn sentinel(mut self) -> Self {
+        self.sentinel = true;
+        self
     }
 
     /// Appends one argument to the server's command line, after the fixture's own arguments
@@ -176,8 +205,22 @@ impl RedisServerBuilder {
                 socket.display()
             );
         }
+        let config_file = if self.config.is_some() || self.sentinel {
+            let path = dir.path().join(CONFIG_FILE);
+            fs::write(&path, self.config.as_deref().unwrap_or_default()).unwrap_or_else(|e| {
+                panic!(
+                    "cannot write the configuration file {}: {e}",
+                    path.display()
+                )
+            });
+            Some(path)
+        } else {
+            None
+        };
         let mut server = RedisServer {
             binary,
+            config_file,
+            sentinel: self.sentinel,
             extra_args: self.extra_args,
             loopback: self.loopback,
             tcp: self.tcp,
@@ -204,6 +247,10 @@ impl RedisServerBuilder {
 #[derive(Debug)]
 pub struct RedisServer {
     binary: PathBuf,
+    /// The configuration file, the first argument, when the builder wrote one.
+    config_file: Option<PathBuf>,
+    /// Whether the process runs as Sentinel (`--sentinel`).
+    sentinel: bool,
     extra_args: Vec<OsString>,
     loopback: Loopback,
     tcp: bool,
@@ -287,6 +334,12 @@ impl RedisServer {
     /// The temporary directory holding the server's data, log and socket.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The configuration file the server was started with, when the builder wrote one
+    /// ([`RedisServerBuilder::config`], [`RedisServerBuilder::sentinel`]).
+    pub fn config_file(&self) -> Option<&Path> {
+        self.config_file.as_deref()
     }
 
     /// The PID of the running process, `None` after [`kill`](Self::kill).
@@ -427,7 +480,13 @@ impl RedisServer {
     /// The full command-line arguments of one run.
     fn command_args(&self) -> Vec<OsString> {
         let dir = self.dir.path();
-        let mut args: Vec<OsString> = vec![
+        // A configuration file must be the first argument.
+        let mut args: Vec<OsString> = self
+            .config_file
+            .iter()
+            .map(|path| path.as_os_str().to_owned())
+            .collect();
+        args.extend([
             "--port".into(),
             self.port.to_string().into(),
             "--bind".into(),
@@ -446,7 +505,10 @@ impl RedisServer {
             dir.into(),
             "--logfile".into(),
             dir.join(LOG_FILE).into(),
-        ];
+        ]);
+        if self.sentinel {
+            args.push("--sentinel".into());
+        }
         if let Some(socket) = &self.unix_socket {
             args.extend([
                 "--unixsocket".into(),
@@ -501,7 +563,7 @@ impl RedisServer {
             }
             // The log line proves that *our* process has bound its listeners (a PING alone
             // could be answered by whatever else took the port); the PING proves it serves.
-            if log_says_ready(&log_path, log_start) && self.ping_ok() {
+            if log_says_ready(&log_path, log_start, self.sentinel) && self.ping_ok() {
                 return Ok(child);
             }
             if Instant::now() >= deadline {
@@ -639,11 +701,11 @@ fn early_exit(status: ExitStatus, log_path: &Path, log_start: u64) -> StartFailu
 
 /// Whether this run's log says the listeners are up. Redis 7.0 writes "Ready to accept
 /// connections" for TCP and "The server is now ready to accept connections at <path>" for a
-/// Unix socket; later versions append the listener type.
-fn log_says_ready(log_path: &Path, log_start: u64) -> bool {
-    read_from(log_path, log_start)
-        .to_ascii_lowercase()
-        .contains("ready to accept connections")
+/// Unix socket; later versions append the listener type. Sentinel 7.0 writes none of these:
+/// its "Sentinel ID is <id>" line comes once its listeners are bound.
+fn log_says_ready(log_path: &Path, log_start: u64, sentinel: bool) -> bool {
+    let log = read_from(log_path, log_start).to_ascii_lowercase();
+    log.contains("ready to accept connections") || (sentinel && log.contains("sentinel id is"))
 }
 
 /// The file's content from byte `start` on, lossily decoded; empty when it cannot be read.
@@ -715,13 +777,25 @@ mod unit {
             "* Ready to accept connections tcp",
         ] {
             fs::write(&log, format!("* Server initialized\n{line}\n")).expect("write");
-            assert!(log_says_ready(&log, 0), "{line}");
+            assert!(log_says_ready(&log, 0, false), "{line}");
             let len = fs::metadata(&log).expect("metadata").len();
             assert!(
-                !log_says_ready(&log, len),
+                !log_says_ready(&log, len, false),
                 "{line} belongs to an earlier run"
             );
         }
+        fs::write(&log, "* Running mode=sentinel, port=26379.\n").expect("write");
+        assert!(!log_says_ready(&log, 0, true));
+        fs::write(
+            &log,
+            "* Running mode=sentinel, port=26379.\n# Sentinel ID is 0ecb3f84\n",
+        )
+        .expect("write");
+        assert!(log_says_ready(&log, 0, true));
+        assert!(
+            !log_says_ready(&log, 0, false),
+            "only a Sentinel is ready so"
+        );
     }
 
     #[test]

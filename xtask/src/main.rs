@@ -9,8 +9,12 @@
 //! * `demo [EXAMPLE]`: starts a throwaway redis-server on a free loopback port, runs the guided
 //!   tour (or the named example of `redis-client`) against it, and stops the server.
 //!
-//! xtask depends on nothing but the standard library, so it builds in seconds.
+//! * `codegen [--check]`: writes the typed command methods of `redis-commands` from the vendored
+//!   Redis command specification (`--check` fails when the checked-in code is stale).
+//!
+//! xtask depends on the standard library and serde_json only, so it builds in seconds.
 
+mod codegen;
 mod demo;
 mod provision;
 
@@ -24,6 +28,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref() {
         Some("test") => test(&rest),
         Some("demo") => demo::run(&rest),
+        Some("codegen") => codegen::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
@@ -47,6 +52,9 @@ commands:
                    every test of the workspace (ARGS go to `cargo test`)
   demo [EXAMPLE]   run the guided tour (or an example of redis-client) against a throwaway
                    redis-server on a free port
+  codegen [--check]
+                   write the typed command methods of redis-commands from its spec/ (with
+                   --check, fail when the checked-in code is stale)
 ";
 
 /// `cargo xtask test`: provision, then `cargo test --workspace --locked`.

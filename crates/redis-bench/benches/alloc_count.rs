@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use redis_bench::{
-    SetCommands, encode_redis_rs, encode_redis_rs_reused, encode_resp_proto, fresh_buffer,
-    redis_protocol_owned, redis_protocol_range, redis_rs_owned, resp_proto_borrowed,
+    SetCommands, encode_redis_rs, encode_redis_rs_reused, encode_resp_proto, encode_typed_set,
+    fresh_buffer, redis_protocol_owned, redis_protocol_range, redis_rs_owned, resp_proto_borrowed,
     resp_proto_owned, workloads,
 };
 
@@ -133,6 +133,14 @@ fn main() -> ExitCode {
         ours,
         n,
     );
+    encode_typed_set(&cmds, &mut out);
+    let typed = count(|| encode_typed_set(&cmds, &mut out));
+    row(
+        "encode 1M SET (warm buffer)",
+        "redis-commands build::set+write_packed",
+        typed,
+        n,
+    );
     encode_redis_rs(&cmds, &mut out);
     let theirs = count(|| encode_redis_rs(&cmds, &mut out));
     row(
@@ -151,13 +159,13 @@ fn main() -> ExitCode {
         n,
     );
 
-    if ours.0 == 0 {
-        println!("\nresp-proto encoding: 0 allocations for {n} commands: OK");
+    if ours.0 == 0 && typed.0 == 0 {
+        println!("\nresp-proto and typed-command encoding: 0 allocations for {n} commands: OK");
         ExitCode::SUCCESS
     } else {
         println!(
-            "\nresp-proto encoding: {} allocations for {n} commands: FAIL",
-            ours.0
+            "\nencoding allocations for {n} commands: resp-proto {}, typed {}: FAIL",
+            ours.0, typed.0
         );
         ExitCode::FAILURE
     }

@@ -331,6 +331,17 @@ pub fn encode_resp_proto(cmds: &SetCommands, out: &mut Vec<u8>) {
     black_box(out.as_slice());
 }
 
+/// This client's typed command: `redis_commands::build::set(key, value)` (what
+/// `client.set(key, value)` builds) then `Cmd::write_packed(out)` for every command.
+pub fn encode_typed_set(cmds: &SetCommands, out: &mut Vec<u8>) {
+    out.clear();
+    let value = cmds.value();
+    for key in cmds.keys() {
+        redis_commands::build::set(key, value).write_packed(out);
+    }
+    black_box(out.as_slice());
+}
+
 /// redis-rs, idiomatic: `redis::cmd("SET").arg(key).arg(value)` then
 /// `Cmd::write_packed_command(out)` for every command (a new `Cmd` each time).
 pub fn encode_redis_rs(cmds: &SetCommands, out: &mut Vec<u8>) {

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use redis_commands::{Cmd, Runner};
+use std::cell::RefCell;
+
+use redis_commands::{Cmd, Commands, Runner};
 use redis_conn::{
     Connection, ConnectionConfig, ConnectionConfigBuilder, Keepalive, Secret, TlsConfig,
 };
@@ -111,17 +113,13 @@ impl Client {
         let mut conn = self.pool.get()?;
         conn.mark_dirty();
         Ok(DedicatedConnection {
-            conn: Held::Pooled(conn),
+            conn: RefCell::new(Held::Pooled(conn)),
         })
     }
 
     /// Runs one command on a pooled connection.
     fn run_pooled(&self, cmd: &Cmd) -> Result<Value, Error> {
-        if cmd.is_empty() {
-            return Err(Error::InvalidRequest(
-                "a command needs at least its name".to_owned(),
-            ));
-        }
+        check(cmd)?;
         let mut conn = self.pool.get()?;
         match run_on(&mut conn, cmd) {
             Err(Error::Connection(e)) if e.is_timeout() && conn.config().retry_on_timeout() => {
@@ -136,6 +134,17 @@ impl Client {
     }
 }
 
+/// Refuses a command that must not be sent: no name, or an argument list that needed a value.
+pub(crate) fn check(cmd: &Cmd) -> Result<(), Error> {
+    if cmd.is_empty() {
+        return Err(Error::InvalidRequest(
+            "a command needs at least its name".to_owned(),
+        ));
+    }
+    cmd.check()?;
+    Ok(())
+}
+
 fn run_on(conn: &mut PooledConnection, cmd: &Cmd) -> Result<Value, Error> {
     if changes_state(cmd) {
         conn.mark_dirty();
@@ -144,7 +153,7 @@ fn run_on(conn: &mut PooledConnection, cmd: &Cmd) -> Result<Value, Error> {
     run_raw(conn, cmd)
 }
 
-fn run_raw(conn: &mut Connection, cmd: &Cmd) -> Result<Value, Error> {
+pub(crate) fn run_raw(conn: &mut Connection, cmd: &Cmd) -> Result<Value, Error> {
     conn.send_with(1, |buf| cmd.write_packed(buf))?;
     match conn.read_reply()? {
         Value::Error(text) | Value::BulkError(text) => {
@@ -170,11 +179,23 @@ impl Runner for Client {
     }
 }
 
+/// Every command as a method: `client.set("k", "v")?`, `let v: Option<String> = client.get("k")?`.
+impl Commands for Client {
+    type Error = Error;
+
+    fn run_cmd(&self, cmd: &Cmd) -> Result<Value, Error> {
+        self.run_pooled(cmd)
+    }
+}
+
 /// A connection of one caller's own, outside the pool: any command may run on it, including
 /// those that change its state. Closed when dropped.
+///
+/// It runs typed commands through [`Commands`] like the client does; it can be moved to
+/// another thread but not shared between threads.
 #[derive(Debug)]
 pub struct DedicatedConnection {
-    conn: Held,
+    conn: RefCell<Held>,
 }
 
 /// Where a dedicated connection comes from.
@@ -189,16 +210,43 @@ impl DedicatedConnection {
     /// Opens a connection from a configuration, without a pool.
     pub fn open(config: &ConnectionConfig) -> Result<DedicatedConnection, Error> {
         Ok(DedicatedConnection {
-            conn: Held::Own(Connection::open(config)?),
+            conn: RefCell::new(Held::Own(Connection::open(config)?)),
         })
     }
 
     /// The underlying connection, for raw sends and reads.
     pub fn connection(&mut self) -> &mut Connection {
-        match &mut self.conn {
+        self.conn.get_mut().connection()
+    }
+}
+
+impl Held {
+    fn connection(&mut self) -> &mut Connection {
+        match self {
             Held::Pooled(conn) => conn,
             Held::Own(conn) => conn,
         }
+    }
+}
+
+/// Runs a command on a dedicated connection, checking its health first.
+fn run_dedicated(conn: &mut Connection, cmd: &Cmd) -> Result<Value, Error> {
+    check(cmd)?;
+    conn.check_health(std::time::Instant::now())?;
+    run_raw(conn, cmd)
+}
+
+/// Every command as a method, on this connection.
+impl Commands for DedicatedConnection {
+    type Error = Error;
+
+    fn run_cmd(&self, cmd: &Cmd) -> Result<Value, Error> {
+        // Only one command runs at a time: the type is not `Sync` and nothing runs a command
+        // while holding the borrow, so this never fails in practice.
+        let mut held = self.conn.try_borrow_mut().map_err(|_| {
+            Error::InvalidRequest("the connection is already running a command".to_owned())
+        })?;
+        run_dedicated(held.connection(), cmd)
     }
 }
 
@@ -206,14 +254,7 @@ impl Runner for &mut DedicatedConnection {
     type Error = Error;
 
     fn run(&mut self, cmd: &Cmd) -> Result<Value, Error> {
-        if cmd.is_empty() {
-            return Err(Error::InvalidRequest(
-                "a command needs at least its name".to_owned(),
-            ));
-        }
-        let conn = self.connection();
-        conn.check_health(std::time::Instant::now())?;
-        run_raw(conn, cmd)
+        run_dedicated(self.connection(), cmd)
     }
 }
 

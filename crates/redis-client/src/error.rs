@@ -1,6 +1,6 @@
 //! The one public error type.
 
-use redis_commands::ConversionError;
+use redis_commands::{ArgumentError, ConversionError};
 use redis_conn::{ConfigError, Phase, ServerError, ServerErrorKind};
 
 /// Everything that can go wrong, with predicates for the decisions a caller makes.
@@ -145,5 +145,11 @@ impl From<redis_pool::Error> for Error {
             redis_pool::Error::Connect(e) => Error::from(e),
             other => Error::Pool(other),
         }
+    }
+}
+
+impl From<ArgumentError> for Error {
+    fn from(e: ArgumentError) -> Self {
+        Error::InvalidRequest(e.to_string())
     }
 }

@@ -37,12 +37,23 @@
 
 mod client;
 mod error;
+mod monitor;
 mod pipeline;
+mod pubsub;
 
 pub use crate::client::{Client, ClientBuilder, DedicatedConnection};
 pub use crate::error::Error;
-pub use crate::pipeline::Pipeline;
-pub use redis_commands::{Cmd, FromReply, Runner, ToArg, ToArgs, cmd};
+pub use crate::monitor::{Monitor, MonitorEvent, MonitorSource};
+pub use crate::pipeline::{Pipeline, RetryPolicy, WatchedPipeline};
+pub use crate::pubsub::{
+    ErrorHandler, Handler, Listen, Message, MessageKind, PubSub, PubSubWorker,
+};
+pub use redis_commands::{
+    ArgumentError, Cmd, Commands, ConversionError, FromReply, PipelineCommands, Runner, ToArg,
+    ToArgs, build, cmd, replies,
+};
+/// The option structs and argument enums of the typed commands (`SetOptions`, `Direction`, ...).
+pub use redis_commands::{enums::*, options::*};
 pub use redis_conn::{ServerError, ServerErrorKind, TlsConfig};
 pub use resp_proto::{Protocol, Value};
 
@@ -57,6 +68,11 @@ pub use redis_pool as pool;
 
 /// Commands, arguments and reply conversion (`redis-commands`).
 pub use redis_commands as commands;
+
+/// The traits that put the typed command methods in scope: `use redis_client::prelude::*;`.
+pub mod prelude {
+    pub use redis_commands::{Commands, PipelineCommands};
+}
 
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,26 +1,35 @@
 //! [`Pipeline`]: many commands, one write, one round trip; optionally a MULTI/EXEC
 //! transaction.
 
-use redis_commands::{Cmd, FromReply, ToArg, ToArgs, cmd};
+use redis_commands::{ArgumentError, Cmd, FromReply, PipelineCommands, ToArg, ToArgs, cmd};
 use redis_conn::{ServerError, ServerErrorKind};
+use redis_pool::PooledConnection;
 use resp_proto::Value;
 
 use crate::client::Client;
 use crate::error::Error;
 
-/// Commands buffered and sent together with one write system call; their replies are read in
-/// one pass. By default the batch is a transaction (`MULTI` ... `EXEC`), so it runs atomically;
+/// Commands buffered and sent together; their replies are read in one pass. By default the
+/// batch is a transaction (`MULTI` ... `EXEC`), so it runs atomically;
 /// [`Pipeline::transaction`]`(false)` sends it as a plain pipeline.
 ///
+/// Every command is a chaining method through [`PipelineCommands`]
+/// (`pipe.set("a", 1).incr("n")`); raw commands go through [`Pipeline::cmd`].
+///
+/// A batch up to 1 MiB of encoded commands goes out with one write system call. A larger one
+/// goes out in 1 MiB chunks, and the replies of each chunk are read while the next one is
+/// sent, so a batch of any size neither deadlocks (both socket buffers full) nor holds more
+/// than the encoded commands and the replies in memory.
+///
 /// ```no_run
-/// use redis_client::Client;
+/// use redis_client::{Client, PipelineCommands};
 ///
 /// let client = Client::open("redis://127.0.0.1:6379")?;
-/// let (ok, n): ((), i64) = client.pipeline().cmd("SET").arg("a").arg(1).cmd("INCR").arg("a").query()?;
+/// let (ok, n): ((), i64) = client.pipeline().set("a", 1).incr("a").query()?;
 /// assert_eq!(n, 2);
 ///
 /// // Per-command results: one failed command does not hide the others' results.
-/// let results = client.pipeline().transaction(false).cmd("INCR").arg("a").cmd("HGET").arg("a").arg("f").execute()?;
+/// let results = client.pipeline().transaction(false).incr("a").hget("a", "f").execute()?;
 /// assert!(results[0].is_ok() && results[1].is_err());
 /// # let _ = ok;
 /// # Ok::<(), redis_client::Error>(())
@@ -28,16 +37,35 @@ use crate::error::Error;
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     client: Client,
-    commands: Vec<Cmd>,
+    /// Every command's arguments, as RESP bulk strings, back to back.
+    args: Vec<u8>,
+    /// Where each command's arguments start in `args`, and how many there are.
+    commands: Vec<Entry>,
+    /// The first command found invalid while building.
+    invalid: Option<(usize, ArgumentError)>,
+    /// Commands run on the same connection before the batch (scripts to load).
+    before: Vec<Cmd>,
     transaction: bool,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: usize,
+    count: usize,
+}
+
+/// The size of one write of a large batch.
+const CHUNK: usize = 1 << 20;
 
 impl Client {
     /// A new pipeline on this client's pool, a transaction by default.
     pub fn pipeline(&self) -> Pipeline {
         Pipeline {
             client: self.clone(),
+            args: Vec::new(),
             commands: Vec::new(),
+            invalid: None,
+            before: Vec::new(),
             transaction: true,
         }
     }
@@ -53,26 +81,44 @@ impl Pipeline {
 
     /// Starts a command; add its arguments with [`Pipeline::arg`] and [`Pipeline::args`].
     pub fn cmd(&mut self, name: &str) -> &mut Self {
-        self.commands.push(cmd(name));
-        self
+        self.add(cmd(name))
     }
 
     /// Adds an argument to the command started last (before any command, the argument starts
     /// one and is its name).
     pub fn arg<T: ToArg>(&mut self, arg: T) -> &mut Self {
-        self.current().arg(arg);
+        self.last().count += 1;
+        arg.write_arg(&mut self.args);
         self
     }
 
     /// Adds arguments to the command started last.
     pub fn args<T: ToArgs>(&mut self, args: T) -> &mut Self {
-        self.current().args(args);
+        let added = args.write_args(&mut self.args);
+        self.last().count += added;
         self
     }
 
-    /// Adds a command built elsewhere.
+    /// Adds a command built elsewhere (for example by [`redis_commands::build`]).
     pub fn add(&mut self, command: Cmd) -> &mut Self {
-        self.commands.push(command);
+        if let Err(e) = command.check()
+            && self.invalid.is_none()
+        {
+            self.invalid = Some((self.commands.len(), e));
+        }
+        self.commands.push(Entry {
+            start: self.args.len(),
+            count: command.len(),
+        });
+        self.args.extend_from_slice(command.packed_args());
+        self
+    }
+
+    /// Runs `command` on the same connection before the batch, outside any transaction, and
+    /// stops with its error if it fails: how scripts get loaded before a transaction that
+    /// calls them with EVALSHA.
+    pub fn run_first(&mut self, command: Cmd) -> &mut Self {
+        self.before.push(command);
         self
     }
 
@@ -88,16 +134,70 @@ impl Pipeline {
 
     /// Removes every command, keeping the settings.
     pub fn clear(&mut self) -> &mut Self {
+        self.args.clear();
         self.commands.clear();
+        self.invalid = None;
+        self.before.clear();
         self
     }
 
-    fn current(&mut self) -> &mut Cmd {
+    fn last(&mut self) -> &mut Entry {
         if self.commands.is_empty() {
-            self.commands.push(Cmd::new());
+            self.commands.push(Entry {
+                start: self.args.len(),
+                count: 0,
+            });
         }
         let last = self.commands.len() - 1;
         &mut self.commands[last]
+    }
+
+    /// The name of command `index`, for messages.
+    fn name(&self, index: usize) -> String {
+        let Some(entry) = self.commands.get(index) else {
+            return String::new();
+        };
+        // `$len\r\n<name>\r\n`, as written by the argument encoders.
+        let rest = &self.args[entry.start..];
+        let header = rest.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
+        let len: usize = std::str::from_utf8(rest.get(1..header).unwrap_or_default())
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let name = rest.get(header + 2..header + 2 + len).unwrap_or_default();
+        String::from_utf8_lossy(name).into_owned()
+    }
+
+    /// The index after the last command of the chunk that starts at `first`: at least one
+    /// command, and no more than about [`CHUNK`] bytes.
+    fn chunk_end(&self, first: usize) -> usize {
+        let start = self.commands[first].start;
+        let mut end = first + 1;
+        while end < self.commands.len() && self.end(end) - start + 16 * (end + 1 - first) <= CHUNK {
+            end += 1;
+        }
+        end
+    }
+
+    /// The end of command `index`'s arguments in `args`.
+    fn end(&self, index: usize) -> usize {
+        self.commands
+            .get(index + 1)
+            .map_or(self.args.len(), |next| next.start)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if let Some(index) = self.commands.iter().position(|c| c.count == 0) {
+            return Err(Error::InvalidRequest(format!(
+                "command {index} of the pipeline has no name"
+            )));
+        }
+        if let Some((index, e)) = &self.invalid {
+            return Err(Error::InvalidRequest(format!(
+                "command {index} of the pipeline: {e}"
+            )));
+        }
+        Ok(())
     }
 
     /// Runs the batch and returns one result per command, in order: a server error of one
@@ -107,49 +207,112 @@ impl Pipeline {
     /// connection is closed; which commands ran is unknown), a transaction the server discarded
     /// ([`Error::ExecAbort`]), or a watched key that changed ([`Error::WatchConflict`]).
     pub fn execute(&self) -> Result<Vec<Result<Value, Error>>, Error> {
-        if let Some(index) = self.commands.iter().position(Cmd::is_empty) {
-            return Err(Error::InvalidRequest(format!(
-                "command {index} of the pipeline has no name"
-            )));
+        self.validate()?;
+        if self.commands.is_empty() && self.before.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.client.pool().get()?;
+        self.run_on(&mut conn)
+    }
+
+    /// Runs the batch and converts the list of replies to `T` (a tuple with one element per
+    /// command, a `Vec`, ...), failing on the first command that failed, with its index and
+    /// name.
+    pub fn query<T: FromReply>(&self) -> Result<T, Error> {
+        let results = self.execute()?;
+        self.convert(results)
+    }
+
+    fn convert<T: FromReply>(&self, results: Vec<Result<Value, Error>>) -> Result<T, Error> {
+        let mut values = Vec::with_capacity(results.len());
+        for (index, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(value) => values.push(value),
+                Err(Error::Server(error)) => {
+                    return Err(Error::Pipeline {
+                        index,
+                        command: self.name(index),
+                        error,
+                    });
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(T::from_reply(Value::Array(values.into()))?)
+    }
+
+    /// Sends the batch on `conn` and reads every reply. A failure part-way leaves the
+    /// connection broken, and the pool closes it.
+    fn run_on(&self, conn: &mut PooledConnection) -> Result<Vec<Result<Value, Error>>, Error> {
+        for command in &self.before {
+            crate::client::check(command)?;
+            crate::client::run_raw(conn, command)?;
         }
         if self.commands.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.client.pool().get()?;
-        // A failure part-way leaves the connection broken, and the pool closes it.
-        let replies = self.commands.len() + if self.transaction { 2 } else { 0 };
-        conn.send_with(replies, |buf| {
-            if self.transaction {
-                resp_proto::encode_command(buf, ["MULTI"]);
+        let n = self.commands.len();
+        let mut replies: Vec<Value> = Vec::with_capacity(n + 2);
+        // Commands go out in chunks; the replies of the previous chunk are read while the
+        // server works on the current one, so neither side waits on a full socket buffer.
+        let mut owed_before = 0;
+        let mut next = 0;
+        while next < n {
+            let first = next == 0;
+            let end = self.chunk_end(next);
+            let last = end == n;
+            let extra =
+                usize::from(self.transaction && first) + usize::from(self.transaction && last);
+            let count = end - next + extra;
+            conn.send_with(count, |buf| {
+                if first && self.transaction {
+                    resp_proto::encode_command(buf, ["MULTI"]);
+                }
+                for index in next..end {
+                    let entry = self.commands[index];
+                    resp_proto::write_array_header(buf, entry.count);
+                    buf.extend_from_slice(&self.args[entry.start..self.end(index)]);
+                }
+                if last && self.transaction {
+                    resp_proto::encode_command(buf, ["EXEC"]);
+                }
+            })?;
+            next = end;
+            for _ in 0..owed_before {
+                replies.push(conn.read_reply()?);
             }
-            for command in &self.commands {
-                command.write_packed(buf);
-            }
-            if self.transaction {
-                resp_proto::encode_command(buf, ["EXEC"]);
-            }
-        })?;
+            owed_before = count;
+        }
+        for _ in 0..owed_before {
+            replies.push(conn.read_reply()?);
+        }
         if !self.transaction {
-            let mut results = Vec::with_capacity(self.commands.len());
-            for _ in &self.commands {
-                results.push(into_result(conn.read_reply()?));
-            }
-            return Ok(results);
+            return Ok(replies.into_iter().map(into_result).collect());
         }
-        // MULTI's +OK, one +QUEUED (or a rejection) per command, then EXEC's reply.
-        let multi = conn.read_reply()?;
+        self.transaction_results(conn, replies)
+    }
+
+    /// MULTI's +OK, one +QUEUED (or a rejection) per command, then EXEC's reply.
+    fn transaction_results(
+        &self,
+        conn: &mut PooledConnection,
+        replies: Vec<Value>,
+    ) -> Result<Vec<Result<Value, Error>>, Error> {
+        let n = self.commands.len();
+        let mut replies = replies.into_iter();
+        let multi = replies.next().unwrap_or(Value::Null);
         let mut rejected = Vec::new();
-        for (index, command) in self.commands.iter().enumerate() {
-            if let Err(Error::Server(error)) = into_result(conn.read_reply()?) {
-                rejected.push((index, name(command), error));
+        for index in 0..n {
+            if let Err(Error::Server(error)) = into_result(replies.next().unwrap_or(Value::Null)) {
+                rejected.push((index, self.name(index), error));
             }
         }
-        let exec = conn.read_reply()?;
+        let exec = replies.next().unwrap_or(Value::Null);
         if let Value::Error(text) = &multi {
             return Err(Error::Server(ServerError::parse(text)));
         }
         match exec {
-            Value::Array(replies) if replies.len() == self.commands.len() => {
+            Value::Array(replies) if replies.len() == n => {
                 Ok(replies.into_iter().map(into_result).collect())
             }
             Value::Null => Err(Error::WatchConflict),
@@ -164,33 +327,19 @@ impl Pipeline {
             other => {
                 conn.mark_dirty();
                 Err(Error::InvalidRequest(format!(
-                    "EXEC answered {} for {} commands",
+                    "EXEC answered {} for {n} commands",
                     redis_commands::shape(&other),
-                    self.commands.len()
                 )))
             }
         }
     }
 
-    /// Runs the batch and converts the list of replies to `T` (a tuple with one element per
-    /// command, a `Vec`, ...), failing on the first command that failed, with its index and
-    /// name.
-    pub fn query<T: FromReply>(&self) -> Result<T, Error> {
-        let mut values = Vec::with_capacity(self.commands.len());
-        for (index, result) in self.execute()?.into_iter().enumerate() {
-            match result {
-                Ok(value) => values.push(value),
-                Err(Error::Server(error)) => {
-                    return Err(Error::Pipeline {
-                        index,
-                        command: name(&self.commands[index]),
-                        error,
-                    });
-                }
-                Err(other) => return Err(other),
-            }
-        }
-        Ok(T::from_reply(Value::Array(values.into()))?)
+    /// Pins a connection and WATCHes `keys` on it; see [`WatchedPipeline`]. The batch built
+    /// so far becomes the watched pipeline's transaction.
+    pub fn watch(&self, keys: impl ToArgs) -> Result<WatchedPipeline, Error> {
+        let mut batch = self.clone();
+        batch.transaction = true;
+        WatchedPipeline::start(&self.client, keys, batch)
     }
 }
 
@@ -203,6 +352,211 @@ fn into_result(value: Value) -> Result<Value, Error> {
     }
 }
 
-fn name(command: &Cmd) -> String {
-    String::from_utf8_lossy(command.name()).into_owned()
+/// Every command as a chaining method: `pipe.set("a", 1).incr("n").get("a")`.
+impl PipelineCommands for Pipeline {
+    fn queue_cmd(&mut self, cmd: Cmd) -> &mut Self {
+        self.add(cmd)
+    }
+}
+
+/// A transaction with optimistic locking (redis-py's pipeline after `watch()`): a connection
+/// is pinned and the keys WATCHed on it; commands run at once through [`Commands`]
+/// (read what the transaction depends on), then [`WatchedPipeline::multi`] gives the batch to
+/// fill, and [`WatchedPipeline::execute`] runs it as MULTI/EXEC. If a watched key changed in
+/// between, the server runs nothing and the result is [`Error::WatchConflict`].
+///
+/// Dropped without executing, the pinned connection is closed rather than returned to the
+/// pool, so no pooled connection is ever left watching keys. [`Client::transaction`] wraps
+/// the whole loop, retries included.
+///
+/// [`Commands`]: redis_commands::Commands
+#[derive(Debug)]
+pub struct WatchedPipeline {
+    conn: std::cell::RefCell<PooledConnection>,
+    batch: Pipeline,
+    watching: bool,
+}
+
+impl WatchedPipeline {
+    fn start(client: &Client, keys: impl ToArgs, batch: Pipeline) -> Result<Self, Error> {
+        let mut watch = Cmd::new();
+        watch.arg("WATCH").args_required("keys", keys);
+        crate::client::check(&watch)?;
+        let conn = client.pool().get()?;
+        let mut pipeline = WatchedPipeline {
+            conn: std::cell::RefCell::new(conn),
+            batch,
+            watching: true,
+        };
+        crate::client::run_raw(pipeline.conn.get_mut(), &watch)?;
+        Ok(pipeline)
+    }
+
+    /// WATCHes more keys.
+    pub fn watch(&mut self, keys: impl ToArgs) -> Result<(), Error> {
+        let mut watch = Cmd::new();
+        watch.arg("WATCH").args_required("keys", keys);
+        crate::client::check(&watch)?;
+        crate::client::run_raw(self.conn.get_mut(), &watch)?;
+        self.watching = true;
+        Ok(())
+    }
+
+    /// The transaction's batch: the commands MULTI/EXEC will run, added with the chaining
+    /// methods of [`PipelineCommands`].
+    pub fn multi(&mut self) -> &mut Pipeline {
+        &mut self.batch
+    }
+
+    /// Runs the batch as MULTI/EXEC on the pinned connection (which EXEC unwatches) and
+    /// returns one result per command; [`Error::WatchConflict`] if a watched key changed.
+    pub fn execute(mut self) -> Result<Vec<Result<Value, Error>>, Error> {
+        self.batch.validate()?;
+        let conn = self.conn.get_mut();
+        let result = if self.batch.is_empty() {
+            crate::client::run_raw(conn, &cmd("UNWATCH")).map(|_| Vec::new())
+        } else {
+            self.batch.run_on(conn)
+        };
+        match &result {
+            Ok(_) | Err(Error::WatchConflict | Error::ExecAbort { .. } | Error::Server(_)) => {
+                self.watching = false;
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// [`WatchedPipeline::execute`], with the replies converted to `T` (see
+    /// [`Pipeline::query`]).
+    pub fn query<T: FromReply>(self) -> Result<T, Error> {
+        let batch = self.batch.clone();
+        let results = self.execute()?;
+        batch.convert(results)
+    }
+
+    /// Sends UNWATCH and empties the batch; the connection can go back to the pool.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        self.batch.clear();
+        crate::client::run_raw(self.conn.get_mut(), &cmd("UNWATCH"))?;
+        self.watching = false;
+        Ok(())
+    }
+}
+
+impl redis_commands::Commands for WatchedPipeline {
+    type Error = Error;
+
+    /// Runs a command at once on the pinned connection.
+    fn run_cmd(&self, cmd: &Cmd) -> Result<Value, Error> {
+        crate::client::check(cmd)?;
+        let mut conn = self.conn.try_borrow_mut().map_err(|_| {
+            Error::InvalidRequest("the connection is already running a command".to_owned())
+        })?;
+        crate::client::run_raw(&mut conn, cmd)
+    }
+}
+
+impl Drop for WatchedPipeline {
+    fn drop(&mut self) {
+        if self.watching {
+            // Still watching keys (no EXEC, no UNWATCH): never back to the pool as it is.
+            self.conn.get_mut().mark_dirty();
+        }
+    }
+}
+
+/// How [`Client::transaction_with`] retries after a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// At most this many attempts in all (`None`: until one succeeds, as redis-py does).
+    pub max_attempts: Option<u32>,
+    /// A pause between attempts.
+    pub delay: std::time::Duration,
+}
+
+impl RetryPolicy {
+    /// Retry until success, without pause.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Gives up after `attempts` attempts with [`Error::WatchConflict`].
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    /// Waits `delay` before each new attempt.
+    pub fn delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+impl Client {
+    /// Pins a connection and WATCHes `keys`; see [`WatchedPipeline`].
+    pub fn watch(&self, keys: impl ToArgs) -> Result<WatchedPipeline, Error> {
+        self.pipeline().watch(keys)
+    }
+
+    /// Runs `f` as an optimistic transaction on `keys` until it commits (redis-py's
+    /// `transaction()`): WATCH the keys, call `f` (which reads through the
+    /// [`Commands`](redis_commands::Commands) methods of the [`WatchedPipeline`] and queues the
+    /// writes in [`WatchedPipeline::multi`]), then EXEC; when a watched key changed, do it all
+    /// again. Returns what `f` returned for the attempt that committed.
+    ///
+    /// ```no_run
+    /// use redis_client::{Client, Commands, PipelineCommands};
+    ///
+    /// let client = Client::open("redis://127.0.0.1:6379")?;
+    /// let next = client.transaction(&["seq"], |pipe| {
+    ///     let current: i64 = pipe.get::<Option<i64>>("seq")?.unwrap_or(0);
+    ///     pipe.multi().set("seq", current + 1);
+    ///     Ok(current + 1)
+    /// })?;
+    /// # let _ = next;
+    /// # Ok::<(), redis_client::Error>(())
+    /// ```
+    pub fn transaction<T, K: ToArgs>(
+        &self,
+        keys: K,
+        f: impl FnMut(&mut WatchedPipeline) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.transaction_with(keys, RetryPolicy::new(), f)
+    }
+
+    /// [`Client::transaction`] with a bound on attempts and a pause between them.
+    pub fn transaction_with<T, K: ToArgs>(
+        &self,
+        keys: K,
+        policy: RetryPolicy,
+        mut f: impl FnMut(&mut WatchedPipeline) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt = attempt.saturating_add(1);
+            let mut pipe = self.watch(&keys)?;
+            let value = match f(&mut pipe) {
+                Ok(value) => value,
+                Err(e) => {
+                    // Leave the connection clean if we can; dropping closes it otherwise.
+                    let _ = pipe.reset();
+                    return Err(e);
+                }
+            };
+            match pipe.execute() {
+                Ok(_) => return Ok(value),
+                Err(Error::WatchConflict)
+                    if policy.max_attempts.is_none_or(|max| attempt < max) =>
+                {
+                    if !policy.delay.is_zero() {
+                        std::thread::sleep(policy.delay);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }

@@ -30,6 +30,10 @@ pub trait ToArg {
 pub trait ToArgs {
     /// Appends every argument to `out` as bulk strings and returns how many there were.
     fn write_args(&self, out: &mut Vec<u8>) -> usize;
+
+    /// How many arguments [`write_args`](Self::write_args) writes (for counts such as
+    /// `numkeys` that go before the arguments).
+    fn arg_count(&self) -> usize;
 }
 
 impl<T: ToArg + ?Sized> ToArg for &T {
@@ -161,11 +165,19 @@ impl<T: ToArg> ToArgs for [T] {
         }
         self.len()
     }
+
+    fn arg_count(&self) -> usize {
+        self.len()
+    }
 }
 
 impl<T: ToArg, const N: usize> ToArgs for [T; N] {
     fn write_args(&self, out: &mut Vec<u8>) -> usize {
         self.as_slice().write_args(out)
+    }
+
+    fn arg_count(&self) -> usize {
+        N
     }
 }
 
@@ -173,17 +185,29 @@ impl<T: ToArg> ToArgs for Vec<T> {
     fn write_args(&self, out: &mut Vec<u8>) -> usize {
         self.as_slice().write_args(out)
     }
+
+    fn arg_count(&self) -> usize {
+        self.len()
+    }
 }
 
 impl<T: ToArgs + ?Sized> ToArgs for &T {
     fn write_args(&self, out: &mut Vec<u8>) -> usize {
         (**self).write_args(out)
     }
+
+    fn arg_count(&self) -> usize {
+        (**self).arg_count()
+    }
 }
 
 impl ToArgs for str {
     fn write_args(&self, out: &mut Vec<u8>) -> usize {
         self.write_arg(out);
+        1
+    }
+
+    fn arg_count(&self) -> usize {
         1
     }
 }
@@ -193,11 +217,19 @@ impl ToArgs for String {
         self.write_arg(out);
         1
     }
+
+    fn arg_count(&self) -> usize {
+        1
+    }
 }
 
 impl ToArgs for Bytes {
     fn write_args(&self, out: &mut Vec<u8>) -> usize {
         self.write_arg(out);
+        1
+    }
+
+    fn arg_count(&self) -> usize {
         1
     }
 }
@@ -207,4 +239,62 @@ impl ToArgs for i64 {
         self.write_arg(out);
         1
     }
+
+    fn arg_count(&self) -> usize {
+        1
+    }
 }
+
+/// A byte string is one argument (a key or value given as bytes).
+impl ToArgs for [u8] {
+    fn write_args(&self, out: &mut Vec<u8>) -> usize {
+        self.write_arg(out);
+        1
+    }
+
+    fn arg_count(&self) -> usize {
+        1
+    }
+}
+
+/// A byte string is one argument.
+impl<const N: usize> ToArgs for [u8; N] {
+    fn write_args(&self, out: &mut Vec<u8>) -> usize {
+        self.write_arg(out);
+        1
+    }
+
+    fn arg_count(&self) -> usize {
+        1
+    }
+}
+
+/// A byte string is one argument.
+impl ToArgs for Vec<u8> {
+    fn write_args(&self, out: &mut Vec<u8>) -> usize {
+        self.write_arg(out);
+        1
+    }
+
+    fn arg_count(&self) -> usize {
+        1
+    }
+}
+
+/// Integers and floats are one argument each.
+macro_rules! one_arg {
+    ($($t:ty),*) => {$(
+        impl ToArgs for $t {
+            fn write_args(&self, out: &mut Vec<u8>) -> usize {
+                self.write_arg(out);
+                1
+            }
+
+            fn arg_count(&self) -> usize {
+                1
+            }
+        }
+    )*};
+}
+
+one_arg!(u64, i32, u32, usize, f64);

@@ -25,6 +25,58 @@ pub struct Cmd {
     count: usize,
     /// Where the first argument's bytes are in `args`.
     name: (usize, usize),
+    /// The first argument found invalid while building (an empty list that needs a value).
+    invalid: Option<&'static str>,
+}
+
+/// A command whose arguments cannot be sent: a list that needs at least one value was empty
+/// (redis-py's `DataError`). Nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{command} needs at least one `{argument}`; nothing was sent")]
+pub struct ArgumentError {
+    command: String,
+    argument: &'static str,
+}
+
+impl ArgumentError {
+    /// The command's name.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// The argument that was empty.
+    pub fn argument(&self) -> &'static str {
+        self.argument
+    }
+}
+
+std::thread_local! {
+    /// One argument buffer kept per thread, so that building a command in a loop does not
+    /// allocate each time: a dropped `Cmd` leaves its buffer here and the next `Cmd::new` takes it.
+    static SPARE: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Buffers larger than this are freed rather than kept for the next command.
+const SPARE_LIMIT: usize = 4096;
+
+impl Drop for Cmd {
+    fn drop(&mut self) {
+        let capacity = self.args.capacity();
+        if capacity == 0 || capacity > SPARE_LIMIT {
+            return;
+        }
+        let mut args = std::mem::take(&mut self.args);
+        args.clear();
+        // `try_with`: during thread teardown the slot may be gone; then the buffer is freed.
+        let _ = SPARE.try_with(|spare| {
+            if spare
+                .take()
+                .is_none_or(|old| old.capacity() < args.capacity())
+            {
+                spare.set(Some(args));
+            }
+        });
+    }
 }
 
 /// Starts a command; `name` may hold a subcommand after a space (`"CONFIG GET"`), which
@@ -41,10 +93,60 @@ impl Cmd {
     /// A command with no arguments yet.
     pub fn new() -> Self {
         // Room for a typical command, so that building one allocates once.
+        let args = SPARE
+            .try_with(std::cell::Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Vec::with_capacity(64));
         Cmd {
-            args: Vec::with_capacity(64),
-            ..Self::default()
+            args,
+            count: 0,
+            name: (0, 0),
+            invalid: None,
         }
+    }
+
+    /// Adds any number of arguments, and marks the command invalid when there are none: for
+    /// lists the command needs at least one of (`DEL key [key ...]`).
+    pub fn args_required<T: ToArgs>(&mut self, argument: &'static str, args: T) -> &mut Self {
+        let before = self.count;
+        self.args(args);
+        if self.count == before {
+            self.reject_empty(argument);
+        }
+        self
+    }
+
+    /// Marks the command invalid: `argument` needed at least one value. Running it fails
+    /// with an [`ArgumentError`] before anything is sent.
+    pub fn reject_empty(&mut self, argument: &'static str) -> &mut Self {
+        self.invalid.get_or_insert(argument);
+        self
+    }
+
+    /// `Ok` when the command can be sent; the [`ArgumentError`] otherwise.
+    pub fn check(&self) -> Result<(), ArgumentError> {
+        match self.invalid {
+            None => Ok(()),
+            Some(argument) => Err(ArgumentError {
+                command: String::from_utf8_lossy(self.name()).into_owned(),
+                argument,
+            }),
+        }
+    }
+
+    /// Appends another command's arguments (option structs keep their parts as `Cmd`s).
+    pub fn append(&mut self, other: &Cmd) -> &mut Self {
+        if self.count == 0 && other.count > 0 {
+            let shift = self.args.len();
+            self.name = (other.name.0 + shift, other.name.1 + shift);
+        }
+        self.args.extend_from_slice(&other.args);
+        self.count += other.count;
+        if let Some(argument) = other.invalid {
+            self.reject_empty(argument);
+        }
+        self
     }
 
     /// Adds one argument.
@@ -98,6 +200,12 @@ impl Cmd {
             rest = rest.get(header_end + 4 + len..)?;
             Some(payload)
         })
+    }
+
+    /// The arguments as RESP bulk strings, without the array header: what
+    /// [`Cmd::write_packed`] writes after `*<len>\r\n`.
+    pub fn packed_args(&self) -> &[u8] {
+        &self.args
     }
 
     /// Appends the whole command, ready for the wire.

@@ -20,8 +20,41 @@
 
 mod arg;
 mod cmd;
+mod generated;
+pub mod replies;
 mod reply;
+mod slots;
 
 pub use crate::arg::{ToArg, ToArgs};
-pub use crate::cmd::{Cmd, Runner, cmd};
+pub use crate::cmd::{ArgumentError, Cmd, Runner, cmd};
+pub use crate::generated::builders as build;
+pub use crate::generated::commands::Commands;
+pub use crate::generated::pipeline::PipelineCommands;
+pub use crate::generated::table::METHODS;
 pub use crate::reply::{ConversionError, FromReply, shape};
+
+/// The option structs of the typed commands: the optional arguments of each command, set by
+/// builder methods (`SetOptions::new().ex(10).nx()`).
+pub mod options {
+    pub use crate::generated::options::*;
+}
+
+/// Enums for arguments that take one of several forms (`Direction::Left`, `GeoUnit::Km`).
+pub mod enums {
+    pub use crate::generated::enums::*;
+}
+
+/// One generated command method, as listed in [`METHODS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GeneratedMethod {
+    /// The command as sent (`CLIENT LIST`).
+    pub command: &'static str,
+    /// The method's name on [`Commands`] and [`PipelineCommands`] (`client_list`,
+    /// `client_list_with`).
+    pub method: &'static str,
+    /// The Redis version that introduced the command.
+    pub since: &'static str,
+    /// The specification's command group (`string`, `server`, ...).
+    pub group: &'static str,
+}

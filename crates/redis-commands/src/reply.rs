@@ -28,9 +28,31 @@ impl ConversionError {
     }
 
     /// Adds a detail (which element, what was wrong).
+    ///
+    /// Details accumulate from the innermost to the outermost, so the message of a nested
+    /// reply says what was wrong first and then where it was.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = format!(" ({})", detail.into());
+        let detail = detail.into();
+        match self.detail.strip_suffix(')') {
+            Some(previous) => self.detail = format!("{previous}; {detail})"),
+            None => self.detail = format!(" ({detail})"),
+        }
         self
+    }
+
+    /// An error for a reply whose shape is right but whose contents are not (a missing field,
+    /// a line that does not parse), where there is no single offending value to name.
+    pub(crate) fn malformed(
+        expected: &'static str,
+        got: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ConversionError {
+            expected,
+            got,
+            detail: String::new(),
+        }
+        .with_detail(detail)
     }
 
     /// The type the caller asked for.
@@ -74,10 +96,29 @@ pub fn shape(value: &Value) -> &'static str {
 pub trait FromReply: Sized {
     /// Converts a reply.
     fn from_reply(value: Value) -> Result<Self, ConversionError>;
+
+    /// Converts the elements of an array or set reply, for `Vec<Self>`.
+    ///
+    /// The default converts each element with [`FromReply::from_reply`]. Pairs override it to
+    /// accept both the RESP3 shape (`[[a, b], [a, b]]`) and the flat RESP2 shape
+    /// (`[a, b, a, b]`); a type can also skip elements (a stream entry skips nulls).
+    #[doc(hidden)]
+    fn from_reply_list(items: Vec<Value>) -> Result<Vec<Self>, ConversionError> {
+        convert_each(items)
+    }
+
+    /// Converts the entries of a map reply, for `Vec<Self>`.
+    ///
+    /// The default flattens the entries into keys and values in order and calls
+    /// [`FromReply::from_reply_list`]; pairs override it to convert each entry.
+    #[doc(hidden)]
+    fn from_reply_map(entries: Vec<(Value, Value)>) -> Result<Vec<Self>, ConversionError> {
+        Self::from_reply_list(entries.into_iter().flat_map(|(k, v)| [k, v]).collect())
+    }
 }
 
 /// Unwraps attributes, which describe a value without changing it.
-fn plain(value: Value) -> Value {
+pub(crate) fn plain(value: Value) -> Value {
     let mut value = value;
     while let Value::Attribute { value: inner, .. } = value {
         value = *inner;
@@ -153,6 +194,12 @@ impl FromReply for u32 {
     }
 }
 
+impl FromReply for u16 {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        ranged(value, "u16")
+    }
+}
+
 impl FromReply for usize {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
         ranged(value, "usize")
@@ -179,14 +226,18 @@ impl FromReply for bool {
     }
 }
 
+/// RESP3 doubles, integers, and strings of a decimal number (`3.5`, `1e3`) or of an infinity
+/// (`inf`, `+inf`, `-inf`, as sorted-set scores arrive in RESP2). A string `nan` is an error;
+/// a RESP3 double is taken as sent.
 impl FromReply for f64 {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
         match plain(value) {
             Value::Double(d) => Ok(d),
             Value::Integer(i) => Ok(i as f64),
-            v @ (Value::BulkString(_) | Value::SimpleString(_)) => {
+            v @ (Value::BulkString(_) | Value::SimpleString(_) | Value::Verbatim { .. }) => {
                 let text = v.as_bytes().and_then(|t| std::str::from_utf8(t).ok());
                 text.and_then(|t| t.parse::<f64>().ok())
+                    .filter(|d| !d.is_nan())
                     .ok_or_else(|| ConversionError::new("f64", &v).with_detail("not a number"))
             }
             v => Err(ConversionError::new("f64", &v)),
@@ -234,7 +285,10 @@ impl<T: FromReply> FromReply for Option<T> {
 
 /// The elements of an array, set or push; a map becomes its keys and values in order; a null
 /// becomes an empty vector.
-fn elements(value: Value, expected: &'static str) -> Result<Vec<Value>, ConversionError> {
+pub(crate) fn elements(
+    value: Value,
+    expected: &'static str,
+) -> Result<Vec<Value>, ConversionError> {
     match plain(value) {
         Value::Array(items) | Value::Set(items) | Value::Push(items) => Ok(items.into_vec()),
         Value::Map(pairs) => Ok(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
@@ -251,9 +305,17 @@ fn convert_each<T: FromReply>(items: Vec<Value>) -> Result<Vec<T>, ConversionErr
         .collect()
 }
 
+/// The elements of an array, set or push, or the keys and values of a map; a null is empty.
+///
+/// `Vec<(A, B)>` reads pairs from every shape Redis uses for them: a map (RESP3 `CONFIG GET`),
+/// an array of two-element arrays (RESP3 `ZRANGE ... WITHSCORES`, `HRANDFIELD ... WITHVALUES`)
+/// and a flat array of alternating elements (their RESP2 forms).
 impl<T: FromReply> FromReply for Vec<T> {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
-        convert_each(elements(value, "Vec")?)
+        match plain(value) {
+            Value::Map(entries) => T::from_reply_map(entries.into_vec()),
+            v => T::from_reply_list(elements(v, "Vec")?),
+        }
     }
 }
 
@@ -267,7 +329,7 @@ fn pairs<K: FromReply, V: FromReply>(
         Value::Null => Vec::new(),
         v @ (Value::Array(_) | Value::Set(_)) => {
             let items = elements(v, expected)?;
-            if items.len() % 2 != 0 {
+            if !items.len().is_multiple_of(2) {
                 return Err(ConversionError::new(expected, &Value::Array(items.into()))
                     .with_detail("odd number of elements"));
             }
@@ -325,10 +387,61 @@ fn exactly<const N: usize>(value: Value) -> Result<[Value; N], ConversionError> 
     })
 }
 
+/// Whether a reply is an aggregate that can hold a pair (looking through attributes).
+fn is_aggregate(value: &Value) -> bool {
+    let mut value = value;
+    while let Value::Attribute { value: inner, .. } = value {
+        value = inner;
+    }
+    matches!(value, Value::Array(_) | Value::Map(_) | Value::Set(_))
+}
+
+fn pair<A: FromReply, B: FromReply>(a: Value, b: Value) -> Result<(A, B), ConversionError> {
+    Ok((A::from_reply(a)?, B::from_reply(b)?))
+}
+
+/// A two-element array or set, or a map of one entry.
+///
+/// In a list, pairs come either one aggregate per pair (`[[a, b], [a, b]]`, RESP3) or flat
+/// (`[a, b, a, b]`, RESP2): when the first element is an aggregate, each element is a pair;
+/// otherwise the list is read two elements at a time, and an odd length is an error.
+/// A one-element array (a pipeline of one command).
+impl<A: FromReply> FromReply for (A,) {
+    fn from_reply(value: Value) -> Result<Self, ConversionError> {
+        let [a] = exactly::<1>(value)?;
+        Ok((A::from_reply(a)?,))
+    }
+}
+
 impl<A: FromReply, B: FromReply> FromReply for (A, B) {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
         let [a, b] = exactly::<2>(value)?;
-        Ok((A::from_reply(a)?, B::from_reply(b)?))
+        pair(a, b)
+    }
+
+    fn from_reply_list(items: Vec<Value>) -> Result<Vec<Self>, ConversionError> {
+        if items.first().is_some_and(is_aggregate) {
+            return convert_each(items);
+        }
+        if !items.len().is_multiple_of(2) {
+            return Err(ConversionError::new("pairs", &Value::Array(items.into()))
+                .with_detail("odd number of elements"));
+        }
+        let mut iter = items.into_iter();
+        let mut out = Vec::with_capacity(iter.len() / 2);
+        while let (Some(a), Some(b)) = (iter.next(), iter.next()) {
+            let index = out.len();
+            out.push(pair(a, b).map_err(|e| e.with_detail(format!("pair {index}")))?);
+        }
+        Ok(out)
+    }
+
+    fn from_reply_map(entries: Vec<(Value, Value)>) -> Result<Vec<Self>, ConversionError> {
+        entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (a, b))| pair(a, b).map_err(|e| e.with_detail(format!("entry {i}"))))
+            .collect()
     }
 }
 

@@ -225,12 +225,25 @@ impl Connection {
     /// wait). Replies must not be pending while this waits: a reply that arrives instead
     /// breaks the connection, since no request is there to take it.
     pub fn next_push(&mut self, timeout: Duration) -> Result<Option<Value>, Error> {
+        self.next_within(timeout, false)
+    }
+
+    /// The next value the server sends, whatever it is, waiting up to `timeout` for one
+    /// (`Duration::ZERO` does not wait): for a connection that receives without asking, in
+    /// subscribed mode (RESP2 messages are plain arrays) or after MONITOR. Push messages
+    /// already queued come first. A timeout leaves the connection usable; a partial message
+    /// stays buffered for the next call.
+    pub fn next_value(&mut self, timeout: Duration) -> Result<Option<Value>, Error> {
+        self.next_within(timeout, true)
+    }
+
+    fn next_within(&mut self, timeout: Duration, any: bool) -> Result<Option<Value>, Error> {
         self.usable()?;
         if let Some(push) = self.pushes.pop_front() {
             return Ok(Some(push));
         }
         if let Some(value) = self.decode_buffered()? {
-            return self.accept_push(value).map(Some);
+            return self.accept_unsolicited(value, any).map(Some);
         }
         if timeout.is_zero() {
             match self.transport.is_idle() {
@@ -258,7 +271,7 @@ impl Connection {
         }
         restore.map_err(|e| self.fail(Error::io(Phase::Reading, e)))?;
         match self.decode_buffered()? {
-            Some(value) => self.accept_push(value).map(Some),
+            Some(value) => self.accept_unsolicited(value, any).map(Some),
             None => Ok(None),
         }
     }
@@ -345,9 +358,16 @@ impl Connection {
         result.map_err(|e| self.fail(Error::io(Phase::Writing, e)))
     }
 
-    fn accept_push(&mut self, value: Value) -> Result<Value, Error> {
+    fn accept_unsolicited(&mut self, value: Value, any: bool) -> Result<Value, Error> {
         match value {
-            Value::Push(_) => Ok(value),
+            value @ Value::Push(_) => {
+                self.last_used = Instant::now();
+                Ok(value)
+            }
+            value if any => {
+                self.last_used = Instant::now();
+                Ok(value)
+            }
             _ => Err(self.fail(Error::UnexpectedReply(
                 "a reply arrived while no request was waiting for one".to_owned(),
             ))),

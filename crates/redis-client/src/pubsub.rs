@@ -1,0 +1,678 @@
+//! [`PubSub`]: publish/subscribe on a connection of its own, with handlers, a worker thread,
+//! health checks and automatic resubscription after a reconnect.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis_commands::{Cmd, ToArgs};
+use redis_conn::Connection;
+use resp_proto::Value;
+
+use crate::client::Client;
+use crate::error::Error;
+
+/// What a [`Message`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageKind {
+    /// A message published to a subscribed channel.
+    Message,
+    /// A message published to a channel matching a subscribed pattern.
+    PMessage,
+    /// A message published to a subscribed shard channel (SPUBLISH).
+    SMessage,
+    /// The server confirmed a SUBSCRIBE; the payload is the number of subscriptions.
+    Subscribe,
+    /// The server confirmed an UNSUBSCRIBE.
+    Unsubscribe,
+    /// The server confirmed a PSUBSCRIBE.
+    PSubscribe,
+    /// The server confirmed a PUNSUBSCRIBE.
+    PUnsubscribe,
+    /// The server confirmed an SSUBSCRIBE.
+    SSubscribe,
+    /// The server confirmed an SUNSUBSCRIBE.
+    SUnsubscribe,
+    /// The answer to [`PubSub::ping`] (or to a health check); the payload is its message.
+    Pong,
+    /// The connection was lost and made again, and every channel and pattern subscribed again.
+    /// Messages published in between were lost: publish/subscribe delivers at most once.
+    Reconnected,
+}
+
+impl MessageKind {
+    /// Whether this is a (un)subscribe confirmation.
+    pub fn is_subscription_change(self) -> bool {
+        matches!(
+            self,
+            MessageKind::Subscribe
+                | MessageKind::Unsubscribe
+                | MessageKind::PSubscribe
+                | MessageKind::PUnsubscribe
+                | MessageKind::SSubscribe
+                | MessageKind::SUnsubscribe
+        )
+    }
+}
+
+/// One event of a subscribed connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Message {
+    /// What it is.
+    pub kind: MessageKind,
+    /// The channel (for confirmations, the channel or pattern concerned; empty when none).
+    pub channel: Bytes,
+    /// The pattern that matched, for [`MessageKind::PMessage`].
+    pub pattern: Option<Bytes>,
+    /// The published payload; for confirmations, the subscription count in decimal.
+    pub payload: Bytes,
+}
+
+impl Message {
+    /// The payload as UTF-8 text, if it is.
+    pub fn payload_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.payload).ok()
+    }
+
+    /// The channel as UTF-8 text, if it is.
+    pub fn channel_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.channel).ok()
+    }
+
+    fn reconnected() -> Message {
+        Message {
+            kind: MessageKind::Reconnected,
+            channel: Bytes::new(),
+            pattern: None,
+            payload: Bytes::new(),
+        }
+    }
+
+    /// Reads a message from what a subscribed connection received.
+    fn parse(value: Value) -> Result<Message, Error> {
+        let items: Vec<Value> = match value {
+            Value::Push(items) | Value::Array(items) => items.into_vec(),
+            Value::SimpleString(s) if s.eq_ignore_ascii_case(b"PONG") => {
+                return Ok(Message {
+                    kind: MessageKind::Pong,
+                    channel: Bytes::new(),
+                    pattern: None,
+                    payload: Bytes::new(),
+                });
+            }
+            Value::Error(text) | Value::BulkError(text) => {
+                return Err(Error::Server(redis_conn::ServerError::parse(&text)));
+            }
+            other => {
+                return Err(Error::InvalidRequest(format!(
+                    "unexpected value on a subscribed connection: {other:?}"
+                )));
+            }
+        };
+        let text = |v: &Value| -> Bytes {
+            match v {
+                Value::BulkString(b) | Value::SimpleString(b) => b.clone(),
+                Value::Integer(i) => Bytes::from(i.to_string()),
+                _ => Bytes::new(),
+            }
+        };
+        let kind_name = items.first().map(&text).unwrap_or_default();
+        let kind = match &kind_name.to_ascii_lowercase()[..] {
+            b"message" => MessageKind::Message,
+            b"pmessage" => MessageKind::PMessage,
+            b"smessage" => MessageKind::SMessage,
+            b"subscribe" => MessageKind::Subscribe,
+            b"unsubscribe" => MessageKind::Unsubscribe,
+            b"psubscribe" => MessageKind::PSubscribe,
+            b"punsubscribe" => MessageKind::PUnsubscribe,
+            b"ssubscribe" => MessageKind::SSubscribe,
+            b"sunsubscribe" => MessageKind::SUnsubscribe,
+            b"pong" => MessageKind::Pong,
+            _ => {
+                return Err(Error::InvalidRequest(format!(
+                    "unknown message kind {:?} on a subscribed connection",
+                    String::from_utf8_lossy(&kind_name)
+                )));
+            }
+        };
+        let at = |i: usize| items.get(i).map(&text).unwrap_or_default();
+        Ok(match kind {
+            MessageKind::PMessage => Message {
+                kind,
+                pattern: Some(at(1)),
+                channel: at(2),
+                payload: at(3),
+            },
+            MessageKind::Pong => Message {
+                kind,
+                channel: Bytes::new(),
+                pattern: None,
+                payload: at(1),
+            },
+            _ => Message {
+                kind,
+                channel: at(1),
+                pattern: None,
+                payload: at(2),
+            },
+        })
+    }
+}
+
+/// A handler for the messages of one channel or pattern.
+pub type Handler = Box<dyn FnMut(&Message) + Send>;
+
+/// A handler for the errors of a [`PubSub::run_in_thread`] worker.
+pub type ErrorHandler = Box<dyn FnMut(&Error) + Send>;
+
+/// The subscriptions of one kind, with their handlers.
+#[derive(Default)]
+struct Subscriptions(BTreeMap<Bytes, Option<Handler>>);
+
+impl Subscriptions {
+    fn handler(&mut self, name: &[u8]) -> Option<&mut Handler> {
+        self.0.get_mut(name).and_then(Option::as_mut)
+    }
+
+    fn names(&self) -> Vec<Bytes> {
+        self.0.keys().cloned().collect()
+    }
+}
+
+/// Publish/subscribe on a connection of its own (redis-py's `PubSub`).
+///
+/// Subscribing sends the command at once; the server's confirmations arrive as messages
+/// ([`MessageKind::Subscribe`], ...), unless [`PubSub::ignore_subscribe_messages`] hides them.
+/// Read with [`PubSub::get_message`] (a zero timeout never blocks), iterate with
+/// [`PubSub::listen`], or hand everything to handlers and a worker thread with
+/// [`PubSub::run_in_thread`].
+///
+/// When the connection fails, the next read reconnects, subscribes to every channel and
+/// pattern again, and returns a [`MessageKind::Reconnected`] event: messages published
+/// meanwhile are lost (publish/subscribe is at-most-once).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use redis_client::{Client, Commands};
+///
+/// let client = Client::open("redis://127.0.0.1:6379")?;
+/// let mut p = client.pubsub()?;
+/// p.ignore_subscribe_messages(true);
+/// p.subscribe("news")?;
+/// p.psubscribe("news.*")?;
+/// client.publish("news", "hello")?;
+/// if let Some(message) = p.get_message(Duration::from_secs(1))? {
+///     assert_eq!(message.payload_str(), Some("hello"));
+/// }
+/// # Ok::<(), redis_client::Error>(())
+/// ```
+pub struct PubSub {
+    client: Client,
+    conn: Option<Connection>,
+    channels: Subscriptions,
+    patterns: Subscriptions,
+    shard_channels: Subscriptions,
+    ignore_subscribe_messages: bool,
+    health_check_interval: Option<Duration>,
+    last_health_check: Instant,
+}
+
+impl fmt::Debug for PubSub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PubSub")
+            .field("connected", &self.conn.is_some())
+            .field("channels", &self.channels.names())
+            .field("patterns", &self.patterns.names())
+            .field("shard_channels", &self.shard_channels.names())
+            .field("ignore_subscribe_messages", &self.ignore_subscribe_messages)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A publish/subscribe session on a connection of its own.
+    pub fn pubsub(&self) -> Result<PubSub, Error> {
+        let conn = self.pool().get()?.detach();
+        let health_check_interval = conn.config().health_check_interval();
+        Ok(PubSub {
+            client: self.clone(),
+            conn: Some(conn),
+            channels: Subscriptions::default(),
+            patterns: Subscriptions::default(),
+            shard_channels: Subscriptions::default(),
+            ignore_subscribe_messages: false,
+            health_check_interval,
+            last_health_check: Instant::now(),
+        })
+    }
+}
+
+/// Which subscription command family.
+#[derive(Clone, Copy)]
+enum Family {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Family {
+    fn subscribe(self) -> &'static str {
+        match self {
+            Family::Channel => "SUBSCRIBE",
+            Family::Pattern => "PSUBSCRIBE",
+            Family::Shard => "SSUBSCRIBE",
+        }
+    }
+
+    fn unsubscribe(self) -> &'static str {
+        match self {
+            Family::Channel => "UNSUBSCRIBE",
+            Family::Pattern => "PUNSUBSCRIBE",
+            Family::Shard => "SUNSUBSCRIBE",
+        }
+    }
+}
+
+impl PubSub {
+    /// Hides the server's (un)subscribe confirmations from [`PubSub::get_message`].
+    pub fn ignore_subscribe_messages(&mut self, ignore: bool) -> &mut Self {
+        self.ignore_subscribe_messages = ignore;
+        self
+    }
+
+    /// Subscribes to channels (one name or a list).
+    pub fn subscribe(&mut self, channels: impl ToArgs) -> Result<(), Error> {
+        self.add(Family::Channel, &channels, None)
+    }
+
+    /// Subscribes to a channel whose messages go to `handler` instead of
+    /// [`PubSub::get_message`].
+    pub fn subscribe_with_handler(
+        &mut self,
+        channel: impl ToArgs,
+        handler: impl FnMut(&Message) + Send + 'static,
+    ) -> Result<(), Error> {
+        self.add(Family::Channel, &channel, Some(Box::new(handler)))
+    }
+
+    /// Subscribes to patterns (`news.*`).
+    pub fn psubscribe(&mut self, patterns: impl ToArgs) -> Result<(), Error> {
+        self.add(Family::Pattern, &patterns, None)
+    }
+
+    /// Subscribes to a pattern whose messages go to `handler`.
+    pub fn psubscribe_with_handler(
+        &mut self,
+        pattern: impl ToArgs,
+        handler: impl FnMut(&Message) + Send + 'static,
+    ) -> Result<(), Error> {
+        self.add(Family::Pattern, &pattern, Some(Box::new(handler)))
+    }
+
+    /// Subscribes to shard channels (Redis 7, SSUBSCRIBE).
+    pub fn ssubscribe(&mut self, channels: impl ToArgs) -> Result<(), Error> {
+        self.add(Family::Shard, &channels, None)
+    }
+
+    /// Subscribes to a shard channel whose messages go to `handler`.
+    pub fn ssubscribe_with_handler(
+        &mut self,
+        channel: impl ToArgs,
+        handler: impl FnMut(&Message) + Send + 'static,
+    ) -> Result<(), Error> {
+        self.add(Family::Shard, &channel, Some(Box::new(handler)))
+    }
+
+    /// Unsubscribes from channels; an empty list means every channel.
+    pub fn unsubscribe(&mut self, channels: impl ToArgs) -> Result<(), Error> {
+        self.remove(Family::Channel, &channels)
+    }
+
+    /// Unsubscribes from patterns; an empty list means every pattern.
+    pub fn punsubscribe(&mut self, patterns: impl ToArgs) -> Result<(), Error> {
+        self.remove(Family::Pattern, &patterns)
+    }
+
+    /// Unsubscribes from shard channels; an empty list means every shard channel.
+    pub fn sunsubscribe(&mut self, channels: impl ToArgs) -> Result<(), Error> {
+        self.remove(Family::Shard, &channels)
+    }
+
+    /// The channels subscribed to.
+    pub fn channels(&self) -> Vec<Bytes> {
+        self.channels.names()
+    }
+
+    /// The patterns subscribed to.
+    pub fn patterns(&self) -> Vec<Bytes> {
+        self.patterns.names()
+    }
+
+    /// The shard channels subscribed to.
+    pub fn shard_channels(&self) -> Vec<Bytes> {
+        self.shard_channels.names()
+    }
+
+    /// Whether any subscription is active.
+    pub fn is_subscribed(&self) -> bool {
+        !(self.channels.0.is_empty()
+            && self.patterns.0.is_empty()
+            && self.shard_channels.0.is_empty())
+    }
+
+    /// Sends PING; the answer arrives as a [`MessageKind::Pong`] message.
+    pub fn ping(&mut self) -> Result<(), Error> {
+        let mut cmd = Cmd::new();
+        cmd.arg("PING");
+        self.send(&cmd)
+    }
+
+    fn set(&mut self, family: Family) -> &mut Subscriptions {
+        match family {
+            Family::Channel => &mut self.channels,
+            Family::Pattern => &mut self.patterns,
+            Family::Shard => &mut self.shard_channels,
+        }
+    }
+
+    fn add(
+        &mut self,
+        family: Family,
+        names: &dyn ToArgsDyn,
+        handler: Option<Handler>,
+    ) -> Result<(), Error> {
+        let mut cmd = Cmd::new();
+        cmd.arg(family.subscribe());
+        let before = cmd.len();
+        names.write_into(&mut cmd);
+        if cmd.len() == before {
+            return Err(Error::InvalidRequest(format!(
+                "{} needs at least one name; nothing was sent",
+                family.subscribe()
+            )));
+        }
+        let added: Vec<Bytes> = cmd
+            .arg_bytes()
+            .skip(1)
+            .map(Bytes::copy_from_slice)
+            .collect();
+        self.send(&cmd)?;
+        let mut handler = handler;
+        let set = self.set(family);
+        for name in added {
+            // One handler for one name; a list shares none (handlers are not cloneable).
+            set.0.insert(name, handler.take());
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, family: Family, names: &dyn ToArgsDyn) -> Result<(), Error> {
+        let mut cmd = Cmd::new();
+        cmd.arg(family.unsubscribe());
+        names.write_into(&mut cmd);
+        let removed: Vec<Bytes> = cmd
+            .arg_bytes()
+            .skip(1)
+            .map(Bytes::copy_from_slice)
+            .collect();
+        self.send(&cmd)?;
+        let set = self.set(family);
+        if removed.is_empty() {
+            set.0.clear();
+        } else {
+            for name in removed {
+                set.0.remove(&name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a command on the subscribed connection; no reply is awaited (the answer comes as
+    /// a message). Reconnects first when the connection was lost.
+    fn send(&mut self, cmd: &Cmd) -> Result<(), Error> {
+        let conn = self.connection()?;
+        let result = conn.send_with(0, |buf| cmd.write_packed(buf));
+        if let Err(e) = result {
+            self.conn = None;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// The connection, made again (with every subscription) when it was lost.
+    fn connection(&mut self) -> Result<&mut Connection, Error> {
+        if self.conn.is_none() {
+            self.reconnect()?;
+        }
+        self.conn.as_mut().ok_or_else(|| {
+            Error::InvalidRequest("the publish/subscribe connection is closed".to_owned())
+        })
+    }
+
+    /// Opens a new connection and subscribes to everything again.
+    fn reconnect(&mut self) -> Result<(), Error> {
+        let mut conn = self.client.pool().get()?.detach();
+        let families = [
+            (Family::Channel, self.channels.names()),
+            (Family::Pattern, self.patterns.names()),
+            (Family::Shard, self.shard_channels.names()),
+        ];
+        for (family, names) in families {
+            if names.is_empty() {
+                continue;
+            }
+            let mut cmd = Cmd::new();
+            cmd.arg(family.subscribe()).args(names);
+            conn.send_with(0, |buf| cmd.write_packed(buf))?;
+        }
+        self.conn = Some(conn);
+        self.last_health_check = Instant::now();
+        Ok(())
+    }
+
+    /// The next message, waiting up to `timeout` (`Duration::ZERO` never blocks).
+    ///
+    /// Returns `None` when nothing arrived in time, when a handler took the message, or when
+    /// it was a confirmation hidden by [`PubSub::ignore_subscribe_messages`]. After a lost
+    /// connection it reconnects, resubscribes and returns a [`MessageKind::Reconnected`] event;
+    /// if reconnecting fails, the error is returned and the next call tries again.
+    pub fn get_message(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        if self.conn.is_none() {
+            self.reconnect()?;
+            return Ok(Some(Message::reconnected()));
+        }
+        self.health_check()?;
+        let received = match self.conn.as_mut() {
+            Some(conn) => conn.next_value(timeout),
+            None => return Ok(None),
+        };
+        let value = match received {
+            Ok(Some(value)) => value,
+            Ok(None) => return Ok(None),
+            Err(e) if e.is_connection() || matches!(e, redis_conn::Error::Broken) => {
+                self.conn = None;
+                self.reconnect()?;
+                return Ok(Some(Message::reconnected()));
+            }
+            Err(e) => {
+                self.conn = None;
+                return Err(e.into());
+            }
+        };
+        let message = Message::parse(value)?;
+        Ok(self.dispatch(message))
+    }
+
+    /// Runs the handler of the message's channel or pattern, if any; returns the message
+    /// when it is for the caller.
+    fn dispatch(&mut self, message: Message) -> Option<Message> {
+        let handler = match message.kind {
+            MessageKind::Message => self.channels.handler(&message.channel),
+            MessageKind::SMessage => self.shard_channels.handler(&message.channel),
+            MessageKind::PMessage => match &message.pattern {
+                Some(pattern) => self.patterns.handler(pattern),
+                None => None,
+            },
+            _ => None,
+        };
+        if let Some(handler) = handler {
+            handler(&message);
+            return None;
+        }
+        if self.ignore_subscribe_messages && message.kind.is_subscription_change() {
+            return None;
+        }
+        Some(message)
+    }
+
+    /// PINGs when the connection sat idle longer than the health-check interval, so that a
+    /// dead connection is found even when no message arrives.
+    fn health_check(&mut self) -> Result<(), Error> {
+        let Some(interval) = self.health_check_interval else {
+            return Ok(());
+        };
+        let idle = self
+            .conn
+            .as_ref()
+            .map_or(Duration::ZERO, |c| c.last_used().elapsed())
+            .min(self.last_health_check.elapsed());
+        if idle > interval {
+            self.last_health_check = Instant::now();
+            self.ping()?;
+        }
+        Ok(())
+    }
+
+    /// Messages as an iterator that waits for each (up to the socket timeout per wait, or
+    /// without end if there is none); ends after an error, which it yields.
+    pub fn listen(&mut self) -> Listen<'_> {
+        Listen {
+            pubsub: self,
+            done: false,
+        }
+    }
+
+    /// Moves the session to a worker thread that reads messages and runs their handlers
+    /// until [`PubSubWorker::stop`]. Every subscription must have a handler (or the messages
+    /// without one are dropped, as redis-py's worker does). Errors go to `on_error` when one
+    /// is given, and the worker keeps going (reconnecting); without one, the first error
+    /// ends the worker and [`PubSubWorker::stop`] returns it.
+    ///
+    /// `poll` bounds how long the worker waits for a message before it checks whether it was
+    /// asked to stop: it blocks in the socket read meanwhile and never spins.
+    pub fn run_in_thread(
+        mut self,
+        poll: Duration,
+        mut on_error: Option<ErrorHandler>,
+    ) -> Result<PubSubWorker, Error> {
+        let poll = poll.max(Duration::from_millis(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::Builder::new()
+            .name("redis-pubsub".to_owned())
+            .spawn(move || -> Result<(), Error> {
+                while !flag.load(Ordering::Acquire) {
+                    match self.get_message(poll) {
+                        Ok(_) => {}
+                        Err(e) => match on_error.as_mut() {
+                            Some(handler) => {
+                                handler(&e);
+                                // A failed reconnect is retried after a pause, not at once.
+                                std::thread::sleep(poll);
+                            }
+                            None => return Err(e),
+                        },
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| Error::InvalidRequest(format!("cannot start the worker thread: {e}")))?;
+        Ok(PubSubWorker {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+/// [`ToArgs`] as a trait object, so that the subscription methods stay small.
+trait ToArgsDyn {
+    fn write_into(&self, cmd: &mut Cmd);
+}
+
+impl<T: ToArgs> ToArgsDyn for T {
+    fn write_into(&self, cmd: &mut Cmd) {
+        cmd.args(self);
+    }
+}
+
+/// The iterator of [`PubSub::listen`].
+#[derive(Debug)]
+pub struct Listen<'a> {
+    pubsub: &'a mut PubSub,
+    done: bool,
+}
+
+impl Iterator for Listen<'_> {
+    type Item = Result<Message, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        loop {
+            match self.pubsub.get_message(Duration::from_secs(3600)) {
+                Ok(Some(message)) => return Some(Ok(message)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// The worker thread of [`PubSub::run_in_thread`].
+#[derive(Debug)]
+pub struct PubSubWorker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Result<(), Error>>>,
+}
+
+impl PubSubWorker {
+    /// Asks the worker to stop, waits for it (at most about one poll interval), and returns
+    /// the error that ended it, if one did.
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.stop.store(true, Ordering::Release);
+        self.join()
+    }
+
+    /// Whether the worker has ended (stopped, or ended by an error).
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    fn join(&mut self) -> Result<(), Error> {
+        match self.handle.take() {
+            Some(handle) => handle.join().unwrap_or_else(|_| {
+                Err(Error::InvalidRequest(
+                    "the publish/subscribe worker panicked (in a handler)".to_owned(),
+                ))
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for PubSubWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.join();
+    }
+}
