@@ -49,7 +49,7 @@ pub use crate::pubsub::{
     ErrorHandler, Handler, Listen, Message, MessageKind, PubSub, PubSubWorker,
 };
 pub use redis_commands::{
-    ArgumentError, Cmd, Commands, ConversionError, FromReply, PipelineCommands, Runner, ToArg,
+    ArgumentError, BitfieldOps, BitfieldOverflow, Cmd, Commands, ConversionError, FromReply, PipelineCommands, Runner, ToArg,
     ToArgs, build, cmd, replies,
 };
 /// The option structs and argument enums of the typed commands (`SetOptions`, `Direction`, ...).

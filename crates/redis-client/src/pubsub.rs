@@ -165,6 +165,13 @@ impl Message {
     }
 }
 
+/// What one read of the subscribed connection gave.
+enum Event {
+    Message(Message),
+    Consumed,
+    Nothing,
+}
+
 /// A handler for the messages of one channel or pattern.
 pub type Handler = Box<dyn FnMut(&Message) + Send>;
 
@@ -476,29 +483,43 @@ impl PubSub {
         Ok(())
     }
 
-    /// The next message, waiting up to `timeout` (`Duration::ZERO` never blocks).
+    /// The next message for the caller, waiting up to `timeout` (`Duration::ZERO` never
+    /// blocks: it returns what has already arrived, or `None`).
     ///
-    /// Returns `None` when nothing arrived in time, when a handler took the message, or when
-    /// it was a confirmation hidden by [`PubSub::ignore_subscribe_messages`]. After a lost
-    /// connection it reconnects, resubscribes and returns a [`MessageKind::Reconnected`] event;
-    /// if reconnecting fails, the error is returned and the next call tries again.
+    /// Messages taken by a handler and confirmations hidden by
+    /// [`PubSub::ignore_subscribe_messages`] are consumed on the way. After a lost connection
+    /// it reconnects, resubscribes and returns a [`MessageKind::Reconnected`] event; if
+    /// reconnecting fails, the error is returned and the next call tries again.
     pub fn get_message(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_event(left)? {
+                Event::Message(message) => return Ok(Some(message)),
+                Event::Nothing => return Ok(None),
+                Event::Consumed => {}
+            }
+        }
+    }
+
+    /// One read: a message for the caller, one consumed here, or nothing in time.
+    fn next_event(&mut self, timeout: Duration) -> Result<Event, Error> {
         if self.conn.is_none() {
             self.reconnect()?;
-            return Ok(Some(Message::reconnected()));
+            return Ok(Event::Message(Message::reconnected()));
         }
         self.health_check()?;
         let received = match self.conn.as_mut() {
             Some(conn) => conn.next_value(timeout),
-            None => return Ok(None),
+            None => return Ok(Event::Nothing),
         };
         let value = match received {
             Ok(Some(value)) => value,
-            Ok(None) => return Ok(None),
+            Ok(None) => return Ok(Event::Nothing),
             Err(e) if e.is_connection() || matches!(e, redis_conn::Error::Broken) => {
                 self.conn = None;
                 self.reconnect()?;
-                return Ok(Some(Message::reconnected()));
+                return Ok(Event::Message(Message::reconnected()));
             }
             Err(e) => {
                 self.conn = None;
@@ -506,7 +527,10 @@ impl PubSub {
             }
         };
         let message = Message::parse(value)?;
-        Ok(self.dispatch(message))
+        Ok(match self.dispatch(message) {
+            Some(message) => Event::Message(message),
+            None => Event::Consumed,
+        })
     }
 
     /// Runs the handler of the message's channel or pattern, if any; returns the message

@@ -19,6 +19,7 @@
 //! ```
 
 mod arg;
+mod bitfield;
 mod cmd;
 mod generated;
 pub mod replies;
@@ -26,6 +27,7 @@ mod reply;
 mod slots;
 
 pub use crate::arg::{ToArg, ToArgs};
+pub use crate::bitfield::{BitfieldOps, BitfieldOverflow};
 pub use crate::cmd::{ArgumentError, Cmd, Runner, cmd};
 pub use crate::generated::builders as build;
 pub use crate::generated::commands::Commands;

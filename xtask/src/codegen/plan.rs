@@ -951,6 +951,11 @@ pub(crate) fn plan(
                 .required(&command.args, i)
                 .map_err(|e| format!("{}: {e}", command.name))?;
         }
+        // Commands whose arguments the specification does not describe (DEBUG).
+        if let Some(name) = over.get("args") {
+            let p = planner.push_param(name, ParamTy::Args { nonempty: false });
+            planner.steps.push(Step::Param(p));
+        }
         let mut seen: Vec<&str> = Vec::new();
         for m in &planner.methods {
             if seen.contains(&m.name.as_str()) {
@@ -978,6 +983,7 @@ pub(crate) fn plan(
             "method",
             "reply",
             "reply_with",
+            "args",
             "options",
             "redis_py",
             "doc",

@@ -1046,9 +1046,10 @@ pub fn dbsize() -> Cmd {
 }
 
 /// Builds `DEBUG`; see [`Commands::debug`](crate::Commands::debug).
-pub fn debug() -> Cmd {
+pub fn debug(subcommand: impl ToArgs) -> Cmd {
     let mut c = Cmd::new();
     c.arg("DEBUG");
+    c.args(subcommand);
     c
 }
 
@@ -4279,7 +4280,7 @@ pub fn zdiffstore(destination: impl ToArg, key: impl ToArgs) -> Cmd {
 }
 
 /// Builds `ZINCRBY`; see [`Commands::zincrby`](crate::Commands::zincrby).
-pub fn zincrby(key: impl ToArg, increment: i64, member: impl ToArg) -> Cmd {
+pub fn zincrby(key: impl ToArg, increment: impl ToArg, member: impl ToArg) -> Cmd {
     let mut c = Cmd::new();
     c.arg("ZINCRBY");
     c.arg(key);

@@ -1233,8 +1233,10 @@ pub trait Commands {
     /// `DEBUG`
     ///
     /// Since Redis 1.0.0; complexity: Depends on subcommand..
-    fn debug<T: FromReply>(&self) -> Result<T, Self::Error> {
-        self.query_cmd(&build::debug())
+    ///
+    /// The subcommand and its arguments go in `subcommand` (`["OBJECT", "key"]`); DEBUG is disabled unless the server runs with `enable-debug-command`.
+    fn debug<T: FromReply>(&self, subcommand: impl ToArgs) -> Result<T, Self::Error> {
+        self.query_cmd(&build::debug(subcommand))
     }
 
     /// Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.
@@ -2879,7 +2881,7 @@ pub trait Commands {
     /// `OBJECT FREQ key`
     ///
     /// Since Redis 4.0.0; complexity: O(1).
-    fn object_freq(&self, key: impl ToArg) -> Result<i64, Self::Error> {
+    fn object_freq(&self, key: impl ToArg) -> Result<Option<i64>, Self::Error> {
         self.query_cmd(&build::object_freq(key))
     }
 
@@ -2897,7 +2899,7 @@ pub trait Commands {
     /// `OBJECT IDLETIME key`
     ///
     /// Since Redis 2.2.3; complexity: O(1).
-    fn object_idletime(&self, key: impl ToArg) -> Result<i64, Self::Error> {
+    fn object_idletime(&self, key: impl ToArg) -> Result<Option<i64>, Self::Error> {
         self.query_cmd(&build::object_idletime(key))
     }
 
@@ -2906,7 +2908,7 @@ pub trait Commands {
     /// `OBJECT REFCOUNT key`
     ///
     /// Since Redis 2.2.3; complexity: O(1).
-    fn object_refcount(&self, key: impl ToArg) -> Result<i64, Self::Error> {
+    fn object_refcount(&self, key: impl ToArg) -> Result<Option<i64>, Self::Error> {
         self.query_cmd(&build::object_refcount(key))
     }
 
@@ -4911,7 +4913,7 @@ pub trait Commands {
     fn zincrby(
         &self,
         key: impl ToArg,
-        increment: i64,
+        increment: impl ToArg,
         member: impl ToArg,
     ) -> Result<f64, Self::Error> {
         self.query_cmd(&build::zincrby(key, increment, member))

@@ -1739,7 +1739,7 @@ impl HrandfieldOptions {
     }
 
     /// Sets `[count [WITHVALUES]]`.
-    pub fn options(mut self, count: i64) -> Self {
+    pub fn count(mut self, count: i64) -> Self {
         self.slots.set(0, |c| {
             c.arg(count);
         });
@@ -3947,7 +3947,7 @@ impl ZrandmemberOptions {
     }
 
     /// Sets `[count [WITHSCORES]]`.
-    pub fn options(mut self, count: i64) -> Self {
+    pub fn count(mut self, count: i64) -> Self {
         self.slots.set(0, |c| {
             c.arg(count);
         });

@@ -1137,8 +1137,10 @@ pub trait PipelineCommands {
     /// `DEBUG`
     ///
     /// Since Redis 1.0.0; complexity: Depends on subcommand..
-    fn debug(&mut self) -> &mut Self {
-        self.queue_cmd(build::debug())
+    ///
+    /// The subcommand and its arguments go in `subcommand` (`["OBJECT", "key"]`); DEBUG is disabled unless the server runs with `enable-debug-command`.
+    fn debug(&mut self, subcommand: impl ToArgs) -> &mut Self {
+        self.queue_cmd(build::debug(subcommand))
     }
 
     /// Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.
@@ -4531,7 +4533,7 @@ pub trait PipelineCommands {
     /// `ZINCRBY key increment member`
     ///
     /// Since Redis 1.2.0; complexity: O(log(N)) where N is the number of elements in the sorted set..
-    fn zincrby(&mut self, key: impl ToArg, increment: i64, member: impl ToArg) -> &mut Self {
+    fn zincrby(&mut self, key: impl ToArg, increment: impl ToArg, member: impl ToArg) -> &mut Self {
         self.queue_cmd(build::zincrby(key, increment, member))
     }
 
