@@ -1226,21 +1226,21 @@ fn zset_ranks_removals_and_random_members() {
         assert!(matches!(one.as_deref(), Some("c" | "e")), "{one:?}");
         assert_eq!(c.zrandmember::<Option<String>>("missing").unwrap(), None);
         let all: Vec<String> = c
-            .zrandmember_with("z", &ZrandmemberOptions::new().options(5))
+            .zrandmember_with("z", &ZrandmemberOptions::new().count(5))
             .unwrap();
         assert_eq!(sorted(all), ["c", "e"]);
         let repeated: Vec<String> = c
-            .zrandmember_with("z", &ZrandmemberOptions::new().options(-4))
+            .zrandmember_with("z", &ZrandmemberOptions::new().count(-4))
             .unwrap();
         assert_eq!(repeated.len(), 4);
         assert!(repeated.iter().all(|m| m == "c" || m == "e"));
         let mut pairs: Vec<(String, f64)> = c
-            .zrandmember_with("z", &ZrandmemberOptions::new().options(2).withscores())
+            .zrandmember_with("z", &ZrandmemberOptions::new().count(2).withscores())
             .unwrap();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(pairs, scored(&[("c", 3.0), ("e", 5.0)]));
         let pairs: Vec<(String, f64)> = c
-            .zrandmember_with("z", &ZrandmemberOptions::new().options(-3).withscores())
+            .zrandmember_with("z", &ZrandmemberOptions::new().count(-3).withscores())
             .unwrap();
         assert_eq!(pairs.len(), 3);
         assert!(
@@ -1249,7 +1249,7 @@ fn zset_ranks_removals_and_random_members() {
                 .all(|(m, s)| (m == "c" && *s == 3.0) || (m == "e" && *s == 5.0))
         );
         let none: Vec<String> = c
-            .zrandmember_with("missing", &ZrandmemberOptions::new().options(3))
+            .zrandmember_with("missing", &ZrandmemberOptions::new().count(3))
             .unwrap();
         assert!(none.is_empty());
     });
@@ -1423,27 +1423,27 @@ fn hrandfield_and_hscan() {
         assert!(fields.contains(&one.unwrap()));
         assert_eq!(c.hrandfield::<Option<String>>("missing").unwrap(), None);
         let two: Vec<String> = c
-            .hrandfield_with("h", &HrandfieldOptions::new().options(2))
+            .hrandfield_with("h", &HrandfieldOptions::new().count(2))
             .unwrap();
         assert_eq!(two.iter().collect::<HashSet<_>>().len(), 2);
         assert!(two.iter().all(|f| fields.contains(f)));
         let repeated: Vec<String> = c
-            .hrandfield_with("h", &HrandfieldOptions::new().options(-5))
+            .hrandfield_with("h", &HrandfieldOptions::new().count(-5))
             .unwrap();
         assert_eq!(repeated.len(), 5);
         assert!(repeated.iter().all(|f| fields.contains(f)));
         // WITHVALUES: pairs, nested in RESP3 and flat in RESP2.
         let pairs: Vec<(String, String)> = c
-            .hrandfield_with("h", &HrandfieldOptions::new().options(10).withvalues())
+            .hrandfield_with("h", &HrandfieldOptions::new().count(10).withvalues())
             .unwrap();
         assert_eq!(pairs.into_iter().collect::<BTreeMap<_, _>>(), expected);
         let pairs: Vec<(String, String)> = c
-            .hrandfield_with("h", &HrandfieldOptions::new().options(-4).withvalues())
+            .hrandfield_with("h", &HrandfieldOptions::new().count(-4).withvalues())
             .unwrap();
         assert_eq!(pairs.len(), 4);
         assert!(pairs.iter().all(|(f, v)| expected.get(f) == Some(v)));
         let none: Vec<String> = c
-            .hrandfield_with("missing", &HrandfieldOptions::new().options(2))
+            .hrandfield_with("missing", &HrandfieldOptions::new().count(2))
             .unwrap();
         assert!(none.is_empty());
 

@@ -30,19 +30,34 @@ fn monitor_reports_commands_with_their_arguments() {
     assert_eq!(event.db, 2);
     assert!(matches!(&event.source, MonitorSource::Tcp(addr) if addr.starts_with("127.0.0.1:")));
     assert_eq!(&event.args[1][..], b"greeting");
-    assert_eq!(&event.args[2][..], "a \"quoted\"\nline\x00\u{e9}".as_bytes());
-    assert!(event.timestamp > 1.6e9, "a Unix timestamp: {}", event.timestamp);
+    assert_eq!(
+        &event.args[2][..],
+        "a \"quoted\"\nline\x00\u{e9}".as_bytes()
+    );
+    assert!(
+        event.timestamp > 1.6e9,
+        "a Unix timestamp: {}",
+        event.timestamp
+    );
 
     // A Lua script's commands, and a Unix-socket client.
     let _: Option<String> = c
-        .eval("return redis.call('GET', KEYS[1])", ["greeting"], Vec::<String>::new())
+        .eval(
+            "return redis.call('GET', KEYS[1])",
+            ["greeting"],
+            Vec::<String>::new(),
+        )
         .unwrap();
     let event = next_command(&mut monitor, "GET");
     assert_eq!(event.source, MonitorSource::Lua);
     let unix = Client::builder().unix_socket(server.unix_path()).build();
     unix.ping::<String>().unwrap();
     let event = next_command(&mut monitor, "PING");
-    assert!(matches!(event.source, MonitorSource::Unix(_)), "{:?}", event.source);
+    assert!(
+        matches!(event.source, MonitorSource::Unix(_)),
+        "{:?}",
+        event.source
+    );
 
     // Iteration.
     c.incr("n").unwrap();

@@ -44,7 +44,9 @@ fn next_of_kind(p: &mut PubSub, kind: MessageKind) -> Message {
 fn wait_subscribed(c: &Client, channel: &str, n: i64) {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
-        let counts: Vec<(String, i64)> = c.pubsub_numsub_with(&redis_client::PubsubNumsubOptions::new().channel(channel)).unwrap();
+        let counts: Vec<(String, i64)> = c
+            .pubsub_numsub_with(&redis_client::PubsubNumsubOptions::new().channel(channel))
+            .unwrap();
         if counts.first().is_some_and(|(_, k)| *k >= n) {
             return;
         }
@@ -60,7 +62,8 @@ fn subscribe_psubscribe_and_messages_under_both_protocols() {
     for protocol in [Protocol::Resp2, Protocol::Resp3] {
         let c = client(&server, protocol);
         let mut p = c.pubsub().unwrap();
-        p.subscribe(["my-first-channel", "my-second-channel"]).unwrap();
+        p.subscribe(["my-first-channel", "my-second-channel"])
+            .unwrap();
         p.psubscribe("my-*").unwrap();
         let first = next_of_kind(&mut p, MessageKind::Subscribe);
         assert_eq!(&first.channel[..], b"my-first-channel");
@@ -98,7 +101,10 @@ fn ignore_subscribe_messages_hides_confirmations() {
     p.subscribe("news").unwrap();
     wait_subscribed(&c, "news", 1);
     c.publish("news", "first").unwrap();
-    let m = p.get_message(WAIT).unwrap().expect("the message, not the confirmation");
+    let m = p
+        .get_message(WAIT)
+        .unwrap()
+        .expect("the message, not the confirmation");
     assert_eq!(m.payload_str(), Some("first"));
 }
 
@@ -137,7 +143,11 @@ fn handlers_take_their_channels_messages() {
     c.publish("log.disk", "full").unwrap();
     c.publish("plain", "for the caller").unwrap();
     let m = next_message(&mut p);
-    assert_eq!(m.payload_str(), Some("for the caller"), "handled messages are not returned");
+    assert_eq!(
+        m.payload_str(),
+        Some("for the caller"),
+        "handled messages are not returned"
+    );
     let mut got: Vec<(String, String)> = rx.try_iter().collect();
     got.sort();
     assert_eq!(
@@ -171,7 +181,14 @@ fn the_worker_thread_runs_handlers_and_stops_promptly() {
     worker.stop().unwrap();
     // Bounded by the poll interval; generous for a loaded machine.
     assert!(started.elapsed() < WAIT, "stop joined the worker");
-    assert_eq!(c.pubsub_numsub_with::<Vec<(String, i64)>>(&redis_client::PubsubNumsubOptions::new().channel("jobs")).unwrap()[0].1, 0);
+    assert_eq!(
+        c.pubsub_numsub_with::<Vec<(String, i64)>>(
+            &redis_client::PubsubNumsubOptions::new().channel("jobs")
+        )
+        .unwrap()[0]
+            .1,
+        0
+    );
 }
 
 /// An error in the worker without an error handler ends it visibly.
@@ -187,7 +204,10 @@ fn a_worker_error_without_a_handler_ends_the_worker_and_is_returned() {
     while !worker.is_finished() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(worker.is_finished(), "the worker ended after the server died");
+    assert!(
+        worker.is_finished(),
+        "the worker ended after the server died"
+    );
     let err = worker.stop().unwrap_err();
     assert!(err.is_connection(), "{err}");
 }
@@ -214,7 +234,9 @@ fn a_worker_with_an_error_handler_survives_a_restart() {
         .unwrap();
     wait_subscribed(&c, "after", 1);
     server.kill();
-    let first_error = erx.recv_timeout(WAIT).expect("the error handler was called");
+    let first_error = erx
+        .recv_timeout(WAIT)
+        .expect("the error handler was called");
     assert!(!first_error.is_empty());
     server.restart();
     // Publish until the resubscribed worker delivers (messages before that are lost).
@@ -258,14 +280,19 @@ fn resubscribes_after_kill_and_restart() {
         assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
         assert_eq!(c.pubsub_numpat().unwrap(), 2);
         let shard: Vec<(String, i64)> = c
-            .pubsub_shardnumsub_with(&redis_client::PubsubShardnumsubOptions::new().shardchannel("shard"))
+            .pubsub_shardnumsub_with(
+                &redis_client::PubsubShardnumsubOptions::new().shardchannel("shard"),
+            )
             .unwrap();
         assert_eq!(shard[0].1, 1);
 
         c.publish("b", "once").unwrap();
         let m = next_message(&mut p);
         assert_eq!(m.payload_str(), Some("once"));
-        assert!(p.get_message(Duration::from_millis(200)).unwrap().is_none(), "exactly once");
+        assert!(
+            p.get_message(Duration::from_millis(200)).unwrap().is_none(),
+            "exactly once"
+        );
         drop(p);
     }
 

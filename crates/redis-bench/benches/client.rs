@@ -24,6 +24,14 @@
 //!   `redis-benchmark -c 1 LRANGE mylist 0 999` (the LRANGE of its `-t lrange_1000` test,
 //!   without the LPUSH phase that fills the list first).
 //!
+//! * `w3-pipeline-100`, `w3-pipeline-10000`: 1,000,000 SETs of a 16-byte value in plain
+//!   pipelines (no MULTI) of 100 and of 10,000 on one connection: this client's `Pipeline`
+//!   (typed `set`, reused between batches), redis-rs `pipe()` with `.ignore()`,
+//!   `redis-benchmark -c 1 -P 100` / `-P 10000 -d 16 -t set`.
+//! * `pubsub-delivery`: 100,000 messages of 16 bytes published in pipelines of 1,000 by this
+//!   client, received by one subscriber: this client's `PubSub::get_message`, redis-rs
+//!   `PubSub::get_message`. The time is until the subscriber has them all.
+//!
 //! Run: `cargo bench -p redis-bench --bench client` (about 2.5 minutes), or
 //! `crates/redis-bench/run-client.sh` for three runs and the tables of `docs/benchmarks.md`.
 
@@ -34,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
-use redis_client::{Client, cmd};
+use redis_client::{Client, PipelineCommands, cmd};
 
 #[path = "support/server.rs"]
 mod server;
@@ -377,12 +385,136 @@ fn w5(c: &mut Criterion, server: &Server) {
     group.finish();
 }
 
+/// SETs per batch of W3.
+const W3_BATCH: u64 = 1_000_000;
+/// Messages per batch of the pub/sub delivery benchmark.
+const PUBSUB_BATCH: u64 = 100_000;
+
+/// W3: a million SETs in pipelines of `size`, on one connection.
+fn w3(c: &mut Criterion, server: &Server) {
+    for size in [100u64, 10_000] {
+        let client = Client::builder()
+            .host("127.0.0.1")
+            .port(server.port())
+            .max_connections(1)
+            .build();
+        let mut rs = redis_rs_connection(server);
+        let mut group = batch_group(c, &format!("w3-pipeline-{size}"), W3_BATCH);
+        group.bench_function("ours", |b| {
+            let mut pipe = client.pipeline();
+            pipe.transaction(false);
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters * (W3_BATCH / size) {
+                    pipe.clear();
+                    for _ in 0..size {
+                        pipe.set(KEY, &VALUE_16[..]);
+                    }
+                    pipe.query::<()>().expect("pipeline");
+                }
+                start.elapsed()
+            });
+        });
+        group.bench_function("redis-rs", |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters * (W3_BATCH / size) {
+                    let mut pipe = redis::pipe();
+                    for _ in 0..size {
+                        pipe.set(KEY, &VALUE_16[..]).ignore();
+                    }
+                    pipe.exec(&mut rs).expect("pipeline");
+                }
+                start.elapsed()
+            });
+        });
+        group.bench_function("redis-benchmark", |b| {
+            b.iter_custom(|iters| {
+                let p = size.to_string();
+                let args = ["-c", "1", "-P", p.as_str(), "-d", "16", "-t", "set"];
+                redis_benchmark_time(server, iters * W3_BATCH, &args, "SET")
+            });
+        });
+        group.finish();
+    }
+}
+
+/// Publishes `n` 16-byte messages to `channel` in pipelines of 1,000.
+fn publish_all(publisher: &Client, channel: &str, n: u64) {
+    let mut pipe = publisher.pipeline();
+    pipe.transaction(false);
+    let mut left = n;
+    while left > 0 {
+        pipe.clear();
+        for _ in 0..left.min(1_000) {
+            pipe.publish(channel, &VALUE_16[..]);
+        }
+        pipe.query::<()>().expect("PUBLISH");
+        left = left.saturating_sub(1_000);
+    }
+}
+
+/// Pub/sub: messages per second delivered to one subscriber from one publisher.
+fn pubsub(c: &mut Criterion, server: &Server) {
+    let publisher = Client::open(&server.url()).expect("client");
+    let mut group = batch_group(c, "pubsub-delivery", PUBSUB_BATCH);
+    group.bench_function("ours", |b| {
+        let mut sub = publisher.pubsub().expect("pubsub");
+        sub.ignore_subscribe_messages(true);
+        sub.subscribe("bench-ours").expect("SUBSCRIBE");
+        while sub
+            .get_message(Duration::from_millis(100))
+            .expect("read")
+            .is_some()
+        {}
+        b.iter_custom(|iters| {
+            let n = iters * PUBSUB_BATCH;
+            std::thread::scope(|scope| {
+                let start = Instant::now();
+                scope.spawn(|| publish_all(&publisher, "bench-ours", n));
+                let mut got = 0;
+                while got < n {
+                    if let Some(m) = sub.get_message(Duration::from_secs(5)).expect("message") {
+                        black_box(&m.payload);
+                        got += 1;
+                    } else {
+                        panic!("messages stopped arriving after {got}");
+                    }
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("redis-rs", |b| {
+        let mut con = redis_rs_connection(server);
+        let mut sub = con.as_pubsub();
+        sub.subscribe("bench-rs").expect("SUBSCRIBE");
+        sub.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        b.iter_custom(|iters| {
+            let n = iters * PUBSUB_BATCH;
+            std::thread::scope(|scope| {
+                let start = Instant::now();
+                scope.spawn(|| publish_all(&publisher, "bench-rs", n));
+                for _ in 0..n {
+                    let m = sub.get_message().expect("message");
+                    black_box(m.get_payload_bytes());
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.finish();
+}
+
 fn main() {
     let server = Server::start();
     let mut c = Criterion::default().configure_from_args();
     w2(&mut c, &server);
+    w3(&mut c, &server);
     w4(&mut c, &server);
     w5(&mut c, &server);
+    pubsub(&mut c, &server);
     c.final_summary();
     drop(server);
 }

@@ -49,8 +49,8 @@ pub use crate::pubsub::{
     ErrorHandler, Handler, Listen, Message, MessageKind, PubSub, PubSubWorker,
 };
 pub use redis_commands::{
-    ArgumentError, BitfieldOps, BitfieldOverflow, Cmd, Commands, ConversionError, FromReply, PipelineCommands, Runner, ToArg,
-    ToArgs, build, cmd, replies,
+    ArgumentError, BitfieldOps, BitfieldOverflow, Cmd, Commands, ConversionError, FromReply,
+    PipelineCommands, Runner, ToArg, ToArgs, build, cmd, replies,
 };
 /// The option structs and argument enums of the typed commands (`SetOptions`, `Direction`, ...).
 pub use redis_commands::{enums::*, options::*};

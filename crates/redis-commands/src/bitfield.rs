@@ -84,7 +84,11 @@ impl BitfieldOps {
 
     /// `INCRBY encoding offset increment`.
     pub fn incrby(mut self, encoding: impl ToArg, offset: impl ToArg, increment: i64) -> Self {
-        self.args.arg("INCRBY").arg(encoding).arg(offset).arg(increment);
+        self.args
+            .arg("INCRBY")
+            .arg(encoding)
+            .arg(offset)
+            .arg(increment);
         self
     }
 

@@ -25,18 +25,39 @@ pub struct Cmd {
     count: usize,
     /// Where the first argument's bytes are in `args`.
     name: (usize, usize),
-    /// The first argument found invalid while building (an empty list that needs a value).
-    invalid: Option<&'static str>,
+    /// The first problem found while building: an argument, and the option it needs (`None`:
+    /// a list that needs at least one value was empty).
+    invalid: Option<(&'static str, Option<&'static str>)>,
 }
 
-/// A command whose arguments cannot be sent: a list that needs at least one value was empty
-/// (redis-py's `DataError`). Nothing was sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{command} needs at least one `{argument}`; nothing was sent")]
+/// A command whose arguments cannot be sent (redis-py's `DataError`): a list that needs at
+/// least one value was empty, or an option was set without the option it qualifies (`ANY`
+/// without `COUNT`). Nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgumentError {
     command: String,
     argument: &'static str,
+    needs: Option<&'static str>,
 }
+
+impl std::fmt::Display for ArgumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.needs {
+            None => write!(
+                f,
+                "{} needs at least one `{}`; nothing was sent",
+                self.command, self.argument
+            ),
+            Some(needs) => write!(
+                f,
+                "{}: `{}` is only valid with `{needs}`; nothing was sent",
+                self.command, self.argument
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ArgumentError {}
 
 impl ArgumentError {
     /// The command's name.
@@ -44,9 +65,14 @@ impl ArgumentError {
         &self.command
     }
 
-    /// The argument that was empty.
+    /// The argument that was empty, or set without what it needs.
     pub fn argument(&self) -> &'static str {
         self.argument
+    }
+
+    /// The option the argument needs, when that was the problem.
+    pub fn needs(&self) -> Option<&'static str> {
+        self.needs
     }
 }
 
@@ -120,7 +146,13 @@ impl Cmd {
     /// Marks the command invalid: `argument` needed at least one value. Running it fails
     /// with an [`ArgumentError`] before anything is sent.
     pub fn reject_empty(&mut self, argument: &'static str) -> &mut Self {
-        self.invalid.get_or_insert(argument);
+        self.invalid.get_or_insert((argument, None));
+        self
+    }
+
+    /// Marks the command invalid: `argument` was given without `needs`, which it qualifies.
+    pub fn reject_missing(&mut self, argument: &'static str, needs: &'static str) -> &mut Self {
+        self.invalid.get_or_insert((argument, Some(needs)));
         self
     }
 
@@ -128,9 +160,10 @@ impl Cmd {
     pub fn check(&self) -> Result<(), ArgumentError> {
         match self.invalid {
             None => Ok(()),
-            Some(argument) => Err(ArgumentError {
+            Some((argument, needs)) => Err(ArgumentError {
                 command: String::from_utf8_lossy(self.name()).into_owned(),
                 argument,
+                needs,
             }),
         }
     }
@@ -143,8 +176,8 @@ impl Cmd {
         }
         self.args.extend_from_slice(&other.args);
         self.count += other.count;
-        if let Some(argument) = other.invalid {
-            self.reject_empty(argument);
+        if let Some(invalid) = other.invalid {
+            self.invalid.get_or_insert(invalid);
         }
         self
     }

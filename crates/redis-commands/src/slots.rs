@@ -28,6 +28,21 @@ impl<const N: usize> Slots<N> {
         fill(self.0[index].get_or_insert_with(Cmd::new));
     }
 
+    /// Marks `cmd` invalid when slot `index` is set but slot `parent`, which it needs, is not
+    /// (`ANY` without `COUNT`): the server would reject it.
+    pub(crate) fn require(
+        &self,
+        index: usize,
+        parent: usize,
+        what: &'static str,
+        needs: &'static str,
+        cmd: &mut Cmd,
+    ) {
+        if self.0[index].is_some() && self.0[parent].is_none() {
+            cmd.reject_missing(what, needs);
+        }
+    }
+
     /// Appends slot `index`, if set, to a command.
     pub(crate) fn write(&self, index: usize, cmd: &mut Cmd) {
         if let Some(part) = &self.0[index] {

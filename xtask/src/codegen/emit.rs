@@ -184,6 +184,13 @@ pub(crate) fn builders(model: &Model) -> String {
             );
             out.push_str("let mut c = Cmd::new();\n");
             write_steps(&mut out, &plan.steps, &plan.params, true);
+            for d in &options.dependencies {
+                let _ = writeln!(
+                    out,
+                    "options.slots.require({}, {}, {:?}, {:?}, &mut c);",
+                    d.slot, d.parent, d.what, d.needs
+                );
+            }
             out.push_str("c\n}\n\n");
         }
     }

@@ -62,6 +62,16 @@ pub(crate) struct OptionsPlan {
     pub(crate) name: String,
     pub(crate) slots: usize,
     pub(crate) methods: Vec<OptMethod>,
+    pub(crate) dependencies: Vec<Dependency>,
+}
+
+/// An optional part that the server rejects without another one (`ANY` without `COUNT`).
+#[derive(Debug, Clone)]
+pub(crate) struct Dependency {
+    pub(crate) slot: usize,
+    pub(crate) what: String,
+    pub(crate) parent: usize,
+    pub(crate) needs: String,
 }
 
 /// A generated enum type.
@@ -227,6 +237,7 @@ struct Planner<'a> {
     slots: usize,
     enums: &'a mut BTreeMap<String, EnumDef>,
     used: Vec<String>,
+    dependencies: Vec<Dependency>,
 }
 
 impl Planner<'_> {
@@ -380,7 +391,7 @@ impl Planner<'_> {
             return Ok(());
         }
         match arg.kind {
-            Kind::Block if !arg.multiple => self.optional_block(arg),
+            Kind::Block if !arg.multiple => self.optional_block(arg).map(drop),
             _ => {
                 let slot = self.new_slot();
                 let methods = self.leaf_methods(arg, slot, arg.multiple, &[])?;
@@ -391,18 +402,28 @@ impl Planner<'_> {
     }
 
     /// An optional block: one method for its required parts, and the optional parts on their own.
-    fn optional_block(&mut self, arg: &Arg) -> Result<(), String> {
+    /// Returns the slot of the block's required part, if it has one.
+    fn optional_block(&mut self, arg: &Arg) -> Result<Option<usize>, String> {
         let mut params = Vec::new();
         let mut writes: Vec<(usize, Vec<Step>)> = Vec::new();
         let mut pending_token = arg.token.clone();
+        // Optional parts that mean nothing without the required part.
+        let mut dependents: Vec<(usize, String)> = Vec::new();
         for child in &arg.children {
             if child.optional {
                 if child.kind == Kind::Block && !child.multiple {
-                    self.optional_block(child)?;
+                    if let Some(slot) = self.optional_block(child)? {
+                        let method = self
+                            .over
+                            .get(&format!("option.{}", child.name))
+                            .map_or_else(|| choice_name(child), str::to_owned);
+                        dependents.push((slot, method));
+                    }
                 } else {
                     let slot = self.new_slot();
                     let methods = self.leaf_methods(child, slot, child.multiple, &[])?;
                     self.methods.extend(methods);
+                    dependents.push((slot, child.name.clone()));
                 }
                 continue;
             }
@@ -421,12 +442,21 @@ impl Planner<'_> {
                     arg.name
                 ));
             }
-            return Ok(());
+            return Ok(None);
         }
         let name = self
             .over
             .get(&format!("option.{}", arg.name))
             .map_or_else(|| choice_name(arg), str::to_owned);
+        let main = writes[0].0;
+        for (slot, what) in dependents {
+            self.dependencies.push(Dependency {
+                slot,
+                what,
+                parent: main,
+                needs: name.clone(),
+            });
+        }
         self.methods.push(OptMethod {
             doc: format!("Sets `{}`.", super::spec::syntax_of(arg)),
             name,
@@ -434,7 +464,7 @@ impl Planner<'_> {
             append: false,
             writes,
         });
-        Ok(())
+        Ok(Some(main))
     }
 
     /// A required part of a block inside the options: parameters and steps of its method.
@@ -942,6 +972,7 @@ pub(crate) fn plan(
             slots: 0,
             enums: &mut enums,
             used: Vec::new(),
+            dependencies: Vec::new(),
         };
         for word in command.name.split(' ') {
             planner.steps.push(Step::Token(word.to_owned()));
@@ -972,6 +1003,7 @@ pub(crate) fn plan(
                 .map_or_else(|| format!("{}Options", pascal(&method)), str::to_owned),
             slots: planner.slots,
             methods: planner.methods.clone(),
+            dependencies: planner.dependencies.clone(),
         });
         let schema_reply = reply_from_schema(command.reply_schema.as_ref());
         let reply = over.get("reply").map_or(schema_reply, parse_reply);

@@ -229,6 +229,7 @@ pub fn bitcount_with(key: impl ToArg, options: &BitcountOptions) -> Cmd {
     options.slots.write(0, &mut c);
     options.slots.write(1, &mut c);
     options.slots.write(2, &mut c);
+    options.slots.require(2, 0, "unit", "range", &mut c);
     c
 }
 
@@ -286,6 +287,8 @@ pub fn bitpos_with(key: impl ToArg, bit: i64, options: &BitposOptions) -> Cmd {
     options.slots.write(0, &mut c);
     options.slots.write(1, &mut c);
     options.slots.write(2, &mut c);
+    options.slots.require(2, 1, "unit", "end", &mut c);
+    options.slots.require(1, 0, "end", "start", &mut c);
     c
 }
 
@@ -1208,6 +1211,7 @@ pub fn failover_with(options: &FailoverOptions) -> Cmd {
     options.slots.write(2, &mut c);
     options.slots.write(3, &mut c);
     options.slots.write(4, &mut c);
+    options.slots.require(2, 0, "force", "to", &mut c);
     c
 }
 
@@ -1452,36 +1456,20 @@ pub fn geodist_with(
 }
 
 /// Builds `GEOHASH`; see [`Commands::geohash`](crate::Commands::geohash).
-pub fn geohash(key: impl ToArg) -> Cmd {
+pub fn geohash(key: impl ToArg, member: impl ToArgs) -> Cmd {
     let mut c = Cmd::new();
     c.arg("GEOHASH");
     c.arg(key);
-    c
-}
-
-/// Builds `GEOHASH` with options; see [`Commands::geohash_with`](crate::Commands::geohash_with).
-pub fn geohash_with(key: impl ToArg, options: &GeohashOptions) -> Cmd {
-    let mut c = Cmd::new();
-    c.arg("GEOHASH");
-    c.arg(key);
-    options.slots.write(0, &mut c);
+    c.args(member);
     c
 }
 
 /// Builds `GEOPOS`; see [`Commands::geopos`](crate::Commands::geopos).
-pub fn geopos(key: impl ToArg) -> Cmd {
+pub fn geopos(key: impl ToArg, member: impl ToArgs) -> Cmd {
     let mut c = Cmd::new();
     c.arg("GEOPOS");
     c.arg(key);
-    c
-}
-
-/// Builds `GEOPOS` with options; see [`Commands::geopos_with`](crate::Commands::geopos_with).
-pub fn geopos_with(key: impl ToArg, options: &GeoposOptions) -> Cmd {
-    let mut c = Cmd::new();
-    c.arg("GEOPOS");
-    c.arg(key);
-    options.slots.write(0, &mut c);
+    c.args(member);
     c
 }
 
@@ -1526,6 +1514,7 @@ pub fn georadius_with(
     options.slots.write(4, &mut c);
     options.slots.write(5, &mut c);
     options.slots.write(6, &mut c);
+    options.slots.require(4, 3, "any", "count_block", &mut c);
     c
 }
 
@@ -1566,6 +1555,7 @@ pub fn georadiusbymember_with(
     options.slots.write(4, &mut c);
     options.slots.write(5, &mut c);
     options.slots.write(6, &mut c);
+    options.slots.require(4, 3, "any", "count_block", &mut c);
     c
 }
 
@@ -1605,6 +1595,7 @@ pub fn georadiusbymember_ro_with(
     options.slots.write(3, &mut c);
     options.slots.write(4, &mut c);
     options.slots.write(5, &mut c);
+    options.slots.require(4, 3, "any", "count_block", &mut c);
     c
 }
 
@@ -1648,6 +1639,7 @@ pub fn georadius_ro_with(
     options.slots.write(3, &mut c);
     options.slots.write(4, &mut c);
     options.slots.write(5, &mut c);
+    options.slots.require(4, 3, "any", "count_block", &mut c);
     c
 }
 
@@ -1679,6 +1671,7 @@ pub fn geosearch_with(
     options.slots.write(3, &mut c);
     options.slots.write(4, &mut c);
     options.slots.write(5, &mut c);
+    options.slots.require(2, 1, "any", "count_block", &mut c);
     c
 }
 
@@ -1716,6 +1709,7 @@ pub fn geosearchstore_with(
     options.slots.write(1, &mut c);
     options.slots.write(2, &mut c);
     options.slots.write(3, &mut c);
+    options.slots.require(2, 1, "any", "count_block", &mut c);
     c
 }
 
@@ -1892,6 +1886,7 @@ pub fn hrandfield_with(key: impl ToArg, options: &HrandfieldOptions) -> Cmd {
     c.arg(key);
     options.slots.write(0, &mut c);
     options.slots.write(1, &mut c);
+    options.slots.require(1, 0, "withvalues", "count", &mut c);
     c
 }
 
@@ -2985,15 +2980,6 @@ pub fn scard(key: impl ToArg) -> Cmd {
     c
 }
 
-/// Builds `SCRIPT DEBUG`; see [`Commands::script_debug`](crate::Commands::script_debug).
-pub fn script_debug(mode: ScriptDebugMode) -> Cmd {
-    let mut c = Cmd::new();
-    c.arg("SCRIPT");
-    c.arg("DEBUG");
-    mode.write_to(&mut c);
-    c
-}
-
 /// Builds `SCRIPT EXISTS`; see [`Commands::script_exists`](crate::Commands::script_exists).
 pub fn script_exists(sha1: impl ToArgs) -> Cmd {
     let mut c = Cmd::new();
@@ -3760,6 +3746,8 @@ pub fn xadd_with(
     if n == 0 {
         c.reject_empty("data");
     }
+    options.slots.require(2, 1, "operator", "trim", &mut c);
+    options.slots.require(4, 1, "count", "trim", &mut c);
     c
 }
 
@@ -3995,6 +3983,7 @@ pub fn xinfo_stream_with(key: impl ToArg, options: &XinfoStreamOptions) -> Cmd {
     c.arg(key);
     options.slots.write(0, &mut c);
     options.slots.write(1, &mut c);
+    options.slots.require(1, 0, "count", "full_block", &mut c);
     c
 }
 
@@ -4026,6 +4015,10 @@ pub fn xpending_with(key: impl ToArg, group: impl ToArg, options: &XpendingOptio
     options.slots.write(2, &mut c);
     options.slots.write(3, &mut c);
     options.slots.write(4, &mut c);
+    options
+        .slots
+        .require(0, 1, "min-idle-time", "filters", &mut c);
+    options.slots.require(4, 1, "consumer", "filters", &mut c);
     c
 }
 
@@ -4444,6 +4437,7 @@ pub fn zrandmember_with(key: impl ToArg, options: &ZrandmemberOptions) -> Cmd {
     c.arg(key);
     options.slots.write(0, &mut c);
     options.slots.write(1, &mut c);
+    options.slots.require(1, 0, "withscores", "count", &mut c);
     c
 }
 

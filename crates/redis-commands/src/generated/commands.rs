@@ -1699,23 +1699,12 @@ pub trait Commands {
     /// `GEOHASH key [member [member ...]]`
     ///
     /// Since Redis 3.2.0; complexity: O(1) for each member requested..
-    fn geohash<T: FromReply>(&self, key: impl ToArg) -> Result<T, Self::Error> {
-        self.query_cmd(&build::geohash(key))
-    }
-
-    /// Returns members from a geospatial index as geohash strings.
-    ///
-    /// `GEOHASH key [member [member ...]]`
-    ///
-    /// Since Redis 3.2.0; complexity: O(1) for each member requested..
-    ///
-    /// The optional arguments come from [`GeohashOptions`].
-    fn geohash_with<T: FromReply>(
+    fn geohash<T: FromReply>(
         &self,
         key: impl ToArg,
-        options: &GeohashOptions,
+        member: impl ToArgs,
     ) -> Result<T, Self::Error> {
-        self.query_cmd(&build::geohash_with(key, options))
+        self.query_cmd(&build::geohash(key, member))
     }
 
     /// Returns the longitude and latitude of members from a geospatial index.
@@ -1723,23 +1712,8 @@ pub trait Commands {
     /// `GEOPOS key [member [member ...]]`
     ///
     /// Since Redis 3.2.0; complexity: O(1) for each member requested..
-    fn geopos<T: FromReply>(&self, key: impl ToArg) -> Result<T, Self::Error> {
-        self.query_cmd(&build::geopos(key))
-    }
-
-    /// Returns the longitude and latitude of members from a geospatial index.
-    ///
-    /// `GEOPOS key [member [member ...]]`
-    ///
-    /// Since Redis 3.2.0; complexity: O(1) for each member requested..
-    ///
-    /// The optional arguments come from [`GeoposOptions`].
-    fn geopos_with<T: FromReply>(
-        &self,
-        key: impl ToArg,
-        options: &GeoposOptions,
-    ) -> Result<T, Self::Error> {
-        self.query_cmd(&build::geopos_with(key, options))
+    fn geopos<T: FromReply>(&self, key: impl ToArg, member: impl ToArgs) -> Result<T, Self::Error> {
+        self.query_cmd(&build::geopos(key, member))
     }
 
     /// Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.
@@ -3446,15 +3420,6 @@ pub trait Commands {
     /// Since Redis 1.0.0; complexity: O(1).
     fn scard(&self, key: impl ToArg) -> Result<u64, Self::Error> {
         self.query_cmd(&build::scard(key))
-    }
-
-    /// Sets the debug mode of server-side Lua scripts.
-    ///
-    /// `SCRIPT DEBUG <YES | SYNC | NO>`
-    ///
-    /// Since Redis 3.2.0; complexity: O(1).
-    fn script_debug(&self, mode: ScriptDebugMode) -> Result<(), Self::Error> {
-        self.query_cmd(&build::script_debug(mode))
     }
 
     /// Determines whether server-side Lua scripts exist in the script cache.

@@ -535,34 +535,6 @@ impl ReplicaofArgs {
     }
 }
 
-/// The tokens `YES`, `SYNC`, `NO`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ScriptDebugMode {
-    /// `YES`
-    Yes,
-    /// `SYNC`
-    Sync,
-    /// `NO`
-    No,
-}
-
-impl ScriptDebugMode {
-    /// The token sent for this choice.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Yes => "YES",
-            Self::Sync => "SYNC",
-            Self::No => "NO",
-        }
-    }
-
-    /// Appends the token to a command.
-    pub fn write_to(&self, c: &mut Cmd) {
-        c.arg(self.as_str());
-    }
-}
-
 /// The `action` argument of `SENTINEL CONFIG`: `&lt;SET parameter value [parameter value ...] | GET parameter [parameter ...]&gt;`.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]

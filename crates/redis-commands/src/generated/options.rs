@@ -265,7 +265,7 @@ impl BitposOptions {
     }
 
     /// Sets `[end [BYTE | BIT]]`.
-    pub fn end_unit_block(mut self, end: i64) -> Self {
+    pub fn end(mut self, end: i64) -> Self {
         self.slots.set(1, |c| {
             c.arg(end);
         });
@@ -273,7 +273,7 @@ impl BitposOptions {
     }
 
     /// Sets `[start [end [BYTE | BIT]]]`.
-    pub fn range(mut self, start: i64) -> Self {
+    pub fn start(mut self, start: i64) -> Self {
         self.slots.set(0, |c| {
             c.arg(start);
         });
@@ -1144,54 +1144,6 @@ impl GeodistOptions {
     pub fn mi(mut self) -> Self {
         self.slots.set(0, |c| {
             c.arg("mi");
-        });
-        self
-    }
-}
-
-/// The options of `GEOHASH`: `[member [member ...]]`.
-///
-/// Used by [`Commands::geohash_with`](crate::Commands::geohash_with) and [`PipelineCommands::geohash_with`](crate::PipelineCommands::geohash_with). Each method sets one option; setting a choice again replaces it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[must_use]
-pub struct GeohashOptions {
-    pub(crate) slots: Slots<1>,
-}
-
-impl GeohashOptions {
-    /// No options set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds `[member [member ...]]`.
-    pub fn member(mut self, member: impl ToArgs) -> Self {
-        self.slots.set(0, |c| {
-            c.args_required("member", member);
-        });
-        self
-    }
-}
-
-/// The options of `GEOPOS`: `[member [member ...]]`.
-///
-/// Used by [`Commands::geopos_with`](crate::Commands::geopos_with) and [`PipelineCommands::geopos_with`](crate::PipelineCommands::geopos_with). Each method sets one option; setting a choice again replaces it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[must_use]
-pub struct GeoposOptions {
-    pub(crate) slots: Slots<1>,
-}
-
-impl GeoposOptions {
-    /// No options set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds `[member [member ...]]`.
-    pub fn member(mut self, member: impl ToArgs) -> Self {
-        self.slots.set(0, |c| {
-            c.args_required("member", member);
         });
         self
     }

@@ -1560,19 +1560,8 @@ pub trait PipelineCommands {
     /// `GEOHASH key [member [member ...]]`
     ///
     /// Since Redis 3.2.0; complexity: O(1) for each member requested..
-    fn geohash(&mut self, key: impl ToArg) -> &mut Self {
-        self.queue_cmd(build::geohash(key))
-    }
-
-    /// Returns members from a geospatial index as geohash strings.
-    ///
-    /// `GEOHASH key [member [member ...]]`
-    ///
-    /// Since Redis 3.2.0; complexity: O(1) for each member requested..
-    ///
-    /// The optional arguments come from [`GeohashOptions`].
-    fn geohash_with(&mut self, key: impl ToArg, options: &GeohashOptions) -> &mut Self {
-        self.queue_cmd(build::geohash_with(key, options))
+    fn geohash(&mut self, key: impl ToArg, member: impl ToArgs) -> &mut Self {
+        self.queue_cmd(build::geohash(key, member))
     }
 
     /// Returns the longitude and latitude of members from a geospatial index.
@@ -1580,19 +1569,8 @@ pub trait PipelineCommands {
     /// `GEOPOS key [member [member ...]]`
     ///
     /// Since Redis 3.2.0; complexity: O(1) for each member requested..
-    fn geopos(&mut self, key: impl ToArg) -> &mut Self {
-        self.queue_cmd(build::geopos(key))
-    }
-
-    /// Returns the longitude and latitude of members from a geospatial index.
-    ///
-    /// `GEOPOS key [member [member ...]]`
-    ///
-    /// Since Redis 3.2.0; complexity: O(1) for each member requested..
-    ///
-    /// The optional arguments come from [`GeoposOptions`].
-    fn geopos_with(&mut self, key: impl ToArg, options: &GeoposOptions) -> &mut Self {
-        self.queue_cmd(build::geopos_with(key, options))
+    fn geopos(&mut self, key: impl ToArg, member: impl ToArgs) -> &mut Self {
+        self.queue_cmd(build::geopos(key, member))
     }
 
     /// Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.
@@ -3185,15 +3163,6 @@ pub trait PipelineCommands {
     /// Since Redis 1.0.0; complexity: O(1).
     fn scard(&mut self, key: impl ToArg) -> &mut Self {
         self.queue_cmd(build::scard(key))
-    }
-
-    /// Sets the debug mode of server-side Lua scripts.
-    ///
-    /// `SCRIPT DEBUG <YES | SYNC | NO>`
-    ///
-    /// Since Redis 3.2.0; complexity: O(1).
-    fn script_debug(&mut self, mode: ScriptDebugMode) -> &mut Self {
-        self.queue_cmd(build::script_debug(mode))
     }
 
     /// Determines whether server-side Lua scripts exist in the script cache.

@@ -928,20 +928,8 @@ pub const METHODS: &[GeneratedMethod] = &[
         group: "geo",
     },
     GeneratedMethod {
-        command: "GEOHASH",
-        method: "geohash_with",
-        since: "3.2.0",
-        group: "geo",
-    },
-    GeneratedMethod {
         command: "GEOPOS",
         method: "geopos",
-        since: "3.2.0",
-        group: "geo",
-    },
-    GeneratedMethod {
-        command: "GEOPOS",
-        method: "geopos_with",
         since: "3.2.0",
         group: "geo",
     },
@@ -1820,12 +1808,6 @@ pub const METHODS: &[GeneratedMethod] = &[
         method: "scard",
         since: "1.0.0",
         group: "set",
-    },
-    GeneratedMethod {
-        command: "SCRIPT DEBUG",
-        method: "script_debug",
-        since: "3.2.0",
-        group: "scripting",
     },
     GeneratedMethod {
         command: "SCRIPT EXISTS",
