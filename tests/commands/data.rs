@@ -618,9 +618,9 @@ fn sscan_walks_every_member() {
 fn zadd_flags_incr_and_scores() {
     let s = CommandServer::start();
     s.each_protocol(|c, _| {
-        assert_eq!(c.zadd::<i64>("z", [(1.0, "a"), (2.0, "b")]).unwrap(), 2);
+        assert_eq!(c.zadd("z", [(1.0, "a"), (2.0, "b")]).unwrap(), 2);
         // Updating a score adds nothing, and without CH counts nothing.
-        assert_eq!(c.zadd::<i64>("z", [(3.0, "a")]).unwrap(), 0);
+        assert_eq!(c.zadd("z", [(3.0, "a")]).unwrap(), 0);
         assert_eq!(c.zscore("z", "a").unwrap(), Some(3.0));
 
         // NX: only new members.
@@ -714,13 +714,12 @@ fn zadd_flags_incr_and_scores() {
 
         // Doubles: infinities and the shortest round-trip text, in both protocols.
         assert_eq!(
-            c.zadd::<i64>("f", [(f64::INFINITY, "top"), (f64::NEG_INFINITY, "bottom")])
+            c.zadd("f", [(f64::INFINITY, "top"), (f64::NEG_INFINITY, "bottom")])
                 .unwrap(),
             2
         );
         assert_eq!(
-            c.zadd::<i64>("f", [(0.1 + 0.2, "sum"), (1.1, "tenth")])
-                .unwrap(),
+            c.zadd("f", [(0.1 + 0.2, "sum"), (1.1, "tenth")]).unwrap(),
             2
         );
         assert_eq!(c.zscore("f", "top").unwrap(), Some(f64::INFINITY));
@@ -740,12 +739,12 @@ fn zadd_flags_incr_and_scores() {
 fn zrange_by_rank_score_and_lex_with_scores() {
     let s = CommandServer::start();
     s.each_protocol(|c, protocol| {
-        c.zadd::<i64>(
+        c.zadd(
             "z",
             [(1.0, "a"), (2.0, "b"), (3.0, "c"), (4.0, "d"), (5.0, "e")],
         )
         .unwrap();
-        c.zadd::<i64>("lex", [(0.0, "a"), (0.0, "b"), (0.0, "c"), (0.0, "d")])
+        c.zadd("lex", [(0.0, "a"), (0.0, "b"), (0.0, "c"), (0.0, "d")])
             .unwrap();
 
         assert_eq!(
@@ -917,9 +916,8 @@ fn zrange_by_rank_score_and_lex_with_scores() {
 fn zset_intersections_unions_and_differences() {
     let s = CommandServer::start();
     s.each_protocol(|c, _| {
-        c.zadd::<i64>("a", [(1.0, "x"), (2.0, "y"), (3.0, "z")])
-            .unwrap();
-        c.zadd::<i64>("b", [(10.0, "y"), (20.0, "z"), (30.0, "w")])
+        c.zadd("a", [(1.0, "x"), (2.0, "y"), (3.0, "z")]).unwrap();
+        c.zadd("b", [(10.0, "y"), (20.0, "z"), (30.0, "w")])
             .unwrap();
 
         assert_eq!(c.zinter::<Vec<String>>(["a", "b"]).unwrap(), ["y", "z"]);
@@ -1055,7 +1053,7 @@ fn zset_intersections_unions_and_differences() {
 fn zset_pops_and_blocking_pops() {
     let s = CommandServer::start();
     s.each_protocol(|c, protocol| {
-        c.zadd::<i64>(
+        c.zadd(
             "z",
             [(1.0, "a"), (2.0, "b"), (3.0, "c"), (4.0, "d"), (5.0, "e")],
         )
@@ -1083,9 +1081,8 @@ fn zset_pops_and_blocking_pops() {
                 .is_empty()
         );
 
-        c.zadd::<i64>("z", [(1.0, "a"), (2.0, "b"), (3.0, "c")])
-            .unwrap();
-        c.zadd::<i64>("y", [(7.0, "q")]).unwrap();
+        c.zadd("z", [(1.0, "a"), (2.0, "b"), (3.0, "c")]).unwrap();
+        c.zadd("y", [(7.0, "q")]).unwrap();
         let popped: Option<PoppedFrom<(String, f64)>> =
             c.zmpop(["empty", "z"], MinMax::Min).unwrap();
         let popped = popped.expect("popped from z");
@@ -1116,8 +1113,7 @@ fn zset_pops_and_blocking_pops() {
         let none: Option<PoppedFrom<(String, f64)>> =
             c.bzmpop(0.05, ["z", "y"], MinMax::Min).unwrap();
         assert!(none.is_none());
-        c.zadd::<i64>("z", [(1.0, "a"), (2.0, "b"), (3.0, "c")])
-            .unwrap();
+        c.zadd("z", [(1.0, "a"), (2.0, "b"), (3.0, "c")]).unwrap();
         let popped: Option<PoppedFrom<(String, f64)>> = c
             .bzmpop_with(0.05, ["z"], MinMax::Min, &BzmpopOptions::new().count(2))
             .unwrap();
@@ -1135,7 +1131,7 @@ fn zset_pops_and_blocking_pops() {
                 .unwrap(),
             None
         );
-        c.zadd::<i64>("z", [(1.0, "a"), (2.0, "b")]).unwrap();
+        c.zadd("z", [(1.0, "a"), (2.0, "b")]).unwrap();
         let got: (String, String, f64) = c.bzpopmax(["z"], 1).unwrap();
         assert_eq!(got, ("z".to_owned(), "b".to_owned(), 2.0));
         assert_eq!(
@@ -1158,7 +1154,7 @@ fn zset_pops_and_blocking_pops() {
         thread::scope(|scope| {
             let adder = scope.spawn(|| {
                 thread::sleep(Duration::from_millis(100));
-                other.zadd::<i64>("later", [(-0.5, "m")]).unwrap()
+                other.zadd("later", [(-0.5, "m")]).unwrap()
             });
             let started = Instant::now();
             let got: Option<(String, String, f64)> = c.bzpopmax("later", 5).unwrap();
@@ -1174,8 +1170,7 @@ fn zset_ranks_removals_and_random_members() {
     let s = CommandServer::start();
     let withscore = s.supports("7.2.0", "ZRANK/ZREVRANK ... WITHSCORE");
     s.each_protocol(|c, _| {
-        c.zadd::<i64>("z", [(1.0, "a"), (2.0, "b"), (3.0, "c")])
-            .unwrap();
+        c.zadd("z", [(1.0, "a"), (2.0, "b"), (3.0, "c")]).unwrap();
         assert_eq!(c.zrank::<Option<i64>>("z", "a").unwrap(), Some(0));
         assert_eq!(c.zrank::<Option<i64>>("z", "c").unwrap(), Some(2));
         assert_eq!(c.zrank::<Option<i64>>("z", "nope").unwrap(), None);
@@ -1204,8 +1199,7 @@ fn zset_ranks_removals_and_random_members() {
 
         assert_eq!(c.zrem("z", ["a", "nope"]).unwrap(), 1);
         assert_eq!(c.zrem("missing", "a").unwrap(), 0);
-        c.zadd::<i64>("z", [(1.0, "a"), (4.0, "d"), (5.0, "e")])
-            .unwrap();
+        c.zadd("z", [(1.0, "a"), (4.0, "d"), (5.0, "e")]).unwrap();
         assert_eq!(c.zremrangebyrank("z", 0, 1).unwrap(), 2);
         assert_eq!(
             c.zrange::<Vec<String>>("z", 0, -1).unwrap(),
@@ -1214,7 +1208,7 @@ fn zset_ranks_removals_and_random_members() {
         assert_eq!(c.zremrangebyscore("z", "(3", 4).unwrap(), 1);
         assert_eq!(c.zrange::<Vec<String>>("z", 0, -1).unwrap(), ["c", "e"]);
         assert_eq!(c.zremrangebyscore("z", 100, "+inf").unwrap(), 0);
-        c.zadd::<i64>("lex", [(0.0, "a"), (0.0, "b"), (0.0, "c"), (0.0, "d")])
+        c.zadd("lex", [(0.0, "a"), (0.0, "b"), (0.0, "c"), (0.0, "d")])
             .unwrap();
         assert_eq!(c.zremrangebylex("lex", "[b", "(d").unwrap(), 2);
         assert_eq!(c.zrange::<Vec<String>>("lex", 0, -1).unwrap(), ["a", "d"]);
@@ -1263,11 +1257,10 @@ fn zscan_walks_every_member_with_its_score() {
             .map(|i| (f64::from(i) / 2.0, format!("m{i}")))
             .collect();
         assert_eq!(
-            c.zadd::<i64>("z", members.iter().map(|(s, m)| (*s, m)))
-                .unwrap(),
+            c.zadd("z", members.iter().map(|(s, m)| (*s, m))).unwrap(),
             60
         );
-        c.zadd::<i64>("z", [(-1.0, "other")]).unwrap();
+        c.zadd("z", [(-1.0, "other")]).unwrap();
 
         let everything =
             scan_all(|cursor| c.zscan::<(u64, Vec<(String, f64)>)>("z", cursor).unwrap());
@@ -1492,7 +1485,7 @@ fn empty_key_and_member_lists_fail_before_sending() {
     assert!(is_invalid_request(c.sdiff::<Value>(&none)));
     assert!(is_invalid_request(c.sunionstore("d", &none)));
     assert!(is_invalid_request(c.sintercard(&none)));
-    assert!(is_invalid_request(c.zadd::<Value>("z", no_scores)));
+    assert!(is_invalid_request(c.zadd("z", no_scores)));
     assert!(is_invalid_request(c.zunion::<Value>(&none)));
     assert!(is_invalid_request(c.zinterstore("d", &none)));
     assert!(is_invalid_request(c.bzmpop::<Value>(

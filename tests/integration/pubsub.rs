@@ -306,9 +306,8 @@ fn resubscribes_after_kill_and_restart() {
     let deadline = Instant::now() + WAIT;
     let mut reconnected = false;
     while Instant::now() < deadline && !reconnected {
-        match p.get_message(Duration::from_millis(100)) {
-            Ok(Some(m)) => reconnected = m.kind == MessageKind::Reconnected,
-            Ok(None) | Err(_) => {}
+        if let Ok(Some(m)) = p.get_message(Duration::from_millis(100)) {
+            reconnected = m.kind == MessageKind::Reconnected;
         }
     }
     assert!(reconnected, "a reconnect event after the restart");

@@ -100,7 +100,7 @@ fn transaction_returns_the_closures_value() {
     let c = client(&server);
     c.set("OUR-SEQUENCE-KEY", 13).unwrap();
     let next = c
-        .transaction(&["OUR-SEQUENCE-KEY"], |pipe| {
+        .transaction(["OUR-SEQUENCE-KEY"], |pipe| {
             let current: i64 = pipe.get::<Option<i64>>("OUR-SEQUENCE-KEY")?.unwrap_or(0);
             pipe.multi().set("OUR-SEQUENCE-KEY", current + 1);
             Ok(current + 1)

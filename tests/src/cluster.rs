@@ -32,6 +32,7 @@ pub const CLUSTER_SLOTS: u16 = 16384;
 
 /// The role of a node in the topology [`RedisCluster::start`] created.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClusterRole {
     /// A primary serving `slots`, ranges `(start, end)` both inclusive.
     Primary {
@@ -48,6 +49,7 @@ pub enum ClusterRole {
 /// One node of a [`RedisCluster`]: the process and what the cluster said about it once it
 /// was ready.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ClusterNodeInfo {
     /// The node id (40 hex characters).
     pub id: String,
@@ -63,7 +65,8 @@ pub struct ClusterNodeInfo {
 /// `redis-cli --cluster create ... --cluster-replicas R --cluster-yes`.
 ///
 /// [`start`](Self::start) returns once every node reports `cluster_state:ok`, knows every
-/// other node, and sees every link connected with no node failing or in handshake. Dropping
+/// other node, sees every link connected with no node failing or in handshake, and lists every
+/// replica in `CLUSTER SLOTS` (which it does once the replica has synced). Dropping
 /// the fixture SIGKILLs every process it started.
 ///
 /// ```no_run
@@ -81,7 +84,7 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts and joins `primaries` primaries (at least 3, as `redis-cli` requires) with
     /// `replicas_per_primary` replicas each, and waits (at most [`CLUSTER_READY_TIMEOUT`]) until
-    /// the cluster is healthy on every node.
+    /// the cluster is healthy on every node, replicas synced.
     ///
     /// Needs Redis 7.0 or later (`cluster-port`) and `redis-cli` (see [`REDIS_CLI_BIN_ENV`]).
     ///
@@ -132,7 +135,8 @@ impl RedisCluster {
     }
 
     /// A builder for one cluster-enabled node (`--cluster-enabled yes`, its own
-    /// `nodes.conf`, a free `--cluster-port`, a short `--cluster-node-timeout`) that joins no
+    /// `nodes.conf`, a free `--cluster-port`, a short `--cluster-node-timeout`,
+    /// `--repl-diskless-sync-delay 0`, `--repl-ping-replica-period 1`) that joins no
     /// cluster: for the commands that change a node's cluster state (`CLUSTER ADDSLOTS`,
     /// `MEET`, `RESET`, ...). Its bus port is [`cluster_bus_port`] of the started server.
     pub fn node_builder() -> RedisServerBuilder {
@@ -159,6 +163,13 @@ impl RedisCluster {
             bus_port.to_string(),
             "--cluster-node-timeout".to_owned(),
             CLUSTER_NODE_TIMEOUT_MS.to_string(),
+            // Replicas sync at once instead of after the default 5 s wait for more of them.
+            "--repl-diskless-sync-delay".to_owned(),
+            "0".to_owned(),
+            // CLUSTER SLOTS and SHARDS hide a replica until its replication offset is not 0,
+            // which, without writes, takes the master's first PING to its replicas.
+            "--repl-ping-replica-period".to_owned(),
+            "1".to_owned(),
         ]);
         (builder, bus_port)
     }
@@ -501,6 +512,21 @@ fn healthy_view(
         .sum();
     if masters != primaries || slots != u32::from(CLUSTER_SLOTS) {
         return Err(format!("{masters} masters serving {slots} slots"));
+    }
+    // CLUSTER SLOTS (and SHARDS) leave out replicas that have not synced yet.
+    let Some(Value::Array(ranges)) = ask(node, &["CLUSTER", "SLOTS"]) else {
+        return Err("no CLUSTER SLOTS reply".to_owned());
+    };
+    for range in &ranges {
+        let served_by = match range {
+            Value::Array(items) => items.len().saturating_sub(2),
+            _ => 0,
+        };
+        if served_by != 1 + replicas_per_primary {
+            return Err(format!(
+                "CLUSTER SLOTS lists {served_by} nodes for {range:?}"
+            ));
+        }
     }
     Ok(view)
 }

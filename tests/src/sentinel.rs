@@ -88,11 +88,15 @@ impl SentinelGroupBuilder {
             self.name
         );
         let quorum = self.quorum.unwrap_or(self.sentinels / 2 + 1);
-        let master = RedisServer::start();
+        // Replicas sync at once instead of after the default 5 s wait for more of them.
+        let master = RedisServer::builder()
+            .args(["--repl-diskless-sync-delay", "0"])
+            .start();
         let replicas: Vec<RedisServer> = (0..self.replicas)
             .map(|_| {
                 RedisServer::builder()
                     .args(["--replicaof", "127.0.0.1", &master.port().to_string()])
+                    .args(["--repl-diskless-sync-delay", "0"])
                     .start()
             })
             .collect();

@@ -2,6 +2,7 @@
 
 use redis_commands::{ArgumentError, ConversionError};
 use redis_conn::{ConfigError, Phase, ServerError, ServerErrorKind};
+use redis_ext::LockError;
 
 /// Everything that can go wrong, with predicates for the decisions a caller makes.
 ///
@@ -38,6 +39,9 @@ pub enum Error {
     /// The reply does not have the shape of the requested type. The connection is fine.
     #[error(transparent)]
     Conversion(#[from] ConversionError),
+    /// A lock was not acquired in time, or is no longer owned ([`LockError`]).
+    #[error(transparent)]
+    Lock(LockError),
     /// The request cannot be sent as asked (for example an empty command).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -151,5 +155,18 @@ impl From<redis_pool::Error> for Error {
 impl From<ArgumentError> for Error {
     fn from(e: ArgumentError) -> Self {
         Error::InvalidRequest(e.to_string())
+    }
+}
+
+impl From<LockError> for Error {
+    fn from(e: LockError) -> Self {
+        Error::Lock(e)
+    }
+}
+
+/// Lets the helpers of `redis-ext` (scripts, locks) run on the client.
+impl redis_ext::ExtError for Error {
+    fn server_error_kind(&self) -> Option<ServerErrorKind> {
+        self.server_kind()
     }
 }

@@ -37,6 +37,7 @@
 
 mod client;
 mod error;
+mod helpers;
 mod monitor;
 mod pipeline;
 mod pubsub;
@@ -69,10 +70,17 @@ pub use redis_pool as pool;
 /// Commands, arguments and reply conversion (`redis-commands`).
 pub use redis_commands as commands;
 
-/// The traits that put the typed command methods in scope: `use redis_client::prelude::*;`.
+/// The traits that put the typed command methods and the scan iterators in scope:
+/// `use redis_client::prelude::*;`.
 pub mod prelude {
     pub use redis_commands::{Commands, PipelineCommands};
+    pub use redis_ext::ScanExt;
 }
+
+pub use redis_ext::{LockError, ScanExt, ScanIter, Script};
+
+/// Locks, scripts, Sentinel and scan iterators (`redis-ext`).
+pub use redis_ext as ext;
 
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -118,7 +118,10 @@ impl Pipeline {
     /// stops with its error if it fails: how scripts get loaded before a transaction that
     /// calls them with EVALSHA.
     pub fn run_first(&mut self, command: Cmd) -> &mut Self {
-        self.before.push(command);
+        // The same script queued twice is loaded once.
+        if !self.before.contains(&command) {
+            self.before.push(command);
+        }
         self
     }
 
@@ -558,5 +561,12 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// Scripts queued in a pipeline are loaded before it runs.
+impl redis_ext::ScriptPipeline for Pipeline {
+    fn run_first(&mut self, cmd: Cmd) -> &mut Self {
+        Pipeline::run_first(self, cmd)
     }
 }

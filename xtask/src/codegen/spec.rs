@@ -153,10 +153,17 @@ fn arg(body: &Json) -> Result<Arg, String> {
         Some(Json::Array(items)) => items.iter().map(arg).collect::<Result<_, _>>()?,
         _ => Vec::new(),
     };
+    let name = text("name").ok_or("an argument without a name")?;
+    // A few bare tokens have only a name (SENTINEL SIMULATE-FAILURE's modes): the name is what
+    // the server expects.
+    let token = match (text("token"), kind) {
+        (None, Kind::PureToken) => Some(name.to_uppercase()),
+        (token, _) => token,
+    };
     Ok(Arg {
-        name: text("name").ok_or("an argument without a name")?,
+        name,
         kind,
-        token: text("token"),
+        token,
         optional: flag("optional"),
         multiple: flag("multiple"),
         multiple_token: flag("multiple_token"),

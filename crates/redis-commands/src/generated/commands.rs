@@ -3719,7 +3719,7 @@ pub trait Commands {
 
     /// Simulates failover scenarios.
     ///
-    /// `SENTINEL SIMULATE-FAILURE [crash-after-election | crash-after-promotion | help [<crash-after-election | crash-after-promotion | help> ...]]`
+    /// `SENTINEL SIMULATE-FAILURE [CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP [<CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP> ...]]`
     ///
     /// Since Redis 3.2.0.
     fn sentinel_simulate_failure<T: FromReply>(&self) -> Result<T, Self::Error> {
@@ -3728,7 +3728,7 @@ pub trait Commands {
 
     /// Simulates failover scenarios.
     ///
-    /// `SENTINEL SIMULATE-FAILURE [crash-after-election | crash-after-promotion | help [<crash-after-election | crash-after-promotion | help> ...]]`
+    /// `SENTINEL SIMULATE-FAILURE [CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP [<CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP> ...]]`
     ///
     /// Since Redis 3.2.0.
     ///
@@ -4790,11 +4790,13 @@ pub trait Commands {
     /// `ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]`
     ///
     /// Since Redis 1.2.0; complexity: O(log(N)) for each item added, where N is the number of elements in the sorted set..
-    fn zadd<T: FromReply>(
+    ///
+    /// Without options the reply is the number of members added; with `INCR` it is the new score (`Option<f64>`, nil when NX/XX stopped it), so `zadd_with` lets the caller choose.
+    fn zadd(
         &self,
         key: impl ToArg,
         data: impl IntoIterator<Item = (impl ToArg, impl ToArg)>,
-    ) -> Result<T, Self::Error> {
+    ) -> Result<u64, Self::Error> {
         self.query_cmd(&build::zadd(key, data))
     }
 
@@ -4803,6 +4805,8 @@ pub trait Commands {
     /// `ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]`
     ///
     /// Since Redis 1.2.0; complexity: O(log(N)) for each item added, where N is the number of elements in the sorted set..
+    ///
+    /// Without options the reply is the number of members added; with `INCR` it is the new score (`Option<f64>`, nil when NX/XX stopped it), so `zadd_with` lets the caller choose.
     ///
     /// The optional arguments come from [`ZaddOptions`].
     fn zadd_with<T: FromReply>(

@@ -2607,7 +2607,7 @@ impl SentinelDebugOptions {
     }
 }
 
-/// The options of `SENTINEL SIMULATE-FAILURE`: `[crash-after-election | crash-after-promotion | help [<crash-after-election | crash-after-promotion | help> ...]]`.
+/// The options of `SENTINEL SIMULATE-FAILURE`: `[CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP [<CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP> ...]]`.
 ///
 /// Used by [`Commands::sentinel_simulate_failure_with`](crate::Commands::sentinel_simulate_failure_with) and [`PipelineCommands::sentinel_simulate_failure_with`](crate::PipelineCommands::sentinel_simulate_failure_with). Each method sets one option; setting a choice again replaces it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -2622,32 +2622,32 @@ impl SentinelSimulateFailureOptions {
         Self::default()
     }
 
-    /// Adds `crash-after-election`.
+    /// Adds `CRASH-AFTER-ELECTION`.
     ///
     /// Repeatable: each call adds one more.
     pub fn crash_after_election(mut self) -> Self {
         self.slots.append(0, |c| {
-            c.arg("");
+            c.arg("CRASH-AFTER-ELECTION");
         });
         self
     }
 
-    /// Adds `crash-after-promotion`.
+    /// Adds `CRASH-AFTER-PROMOTION`.
     ///
     /// Repeatable: each call adds one more.
     pub fn crash_after_promotion(mut self) -> Self {
         self.slots.append(0, |c| {
-            c.arg("");
+            c.arg("CRASH-AFTER-PROMOTION");
         });
         self
     }
 
-    /// Adds `help`.
+    /// Adds `HELP`.
     ///
     /// Repeatable: each call adds one more.
     pub fn help(mut self) -> Self {
         self.slots.append(0, |c| {
-            c.arg("");
+            c.arg("HELP");
         });
         self
     }

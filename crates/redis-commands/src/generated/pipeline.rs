@@ -3444,7 +3444,7 @@ pub trait PipelineCommands {
 
     /// Simulates failover scenarios.
     ///
-    /// `SENTINEL SIMULATE-FAILURE [crash-after-election | crash-after-promotion | help [<crash-after-election | crash-after-promotion | help> ...]]`
+    /// `SENTINEL SIMULATE-FAILURE [CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP [<CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP> ...]]`
     ///
     /// Since Redis 3.2.0.
     fn sentinel_simulate_failure(&mut self) -> &mut Self {
@@ -3453,7 +3453,7 @@ pub trait PipelineCommands {
 
     /// Simulates failover scenarios.
     ///
-    /// `SENTINEL SIMULATE-FAILURE [crash-after-election | crash-after-promotion | help [<crash-after-election | crash-after-promotion | help> ...]]`
+    /// `SENTINEL SIMULATE-FAILURE [CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP [<CRASH-AFTER-ELECTION | CRASH-AFTER-PROMOTION | HELP> ...]]`
     ///
     /// Since Redis 3.2.0.
     ///
@@ -4426,6 +4426,8 @@ pub trait PipelineCommands {
     /// `ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]`
     ///
     /// Since Redis 1.2.0; complexity: O(log(N)) for each item added, where N is the number of elements in the sorted set..
+    ///
+    /// Without options the reply is the number of members added; with `INCR` it is the new score (`Option<f64>`, nil when NX/XX stopped it), so `zadd_with` lets the caller choose.
     fn zadd(
         &mut self,
         key: impl ToArg,
@@ -4439,6 +4441,8 @@ pub trait PipelineCommands {
     /// `ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]`
     ///
     /// Since Redis 1.2.0; complexity: O(log(N)) for each item added, where N is the number of elements in the sorted set..
+    ///
+    /// Without options the reply is the number of members added; with `INCR` it is the new score (`Option<f64>`, nil when NX/XX stopped it), so `zadd_with` lets the caller choose.
     ///
     /// The optional arguments come from [`ZaddOptions`].
     fn zadd_with(

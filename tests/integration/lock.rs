@@ -1,0 +1,1 @@
+//! Locks: see redis_ext::Lock.
