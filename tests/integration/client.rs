@@ -541,6 +541,37 @@ fn dedicated_connections_keep_their_state() {
     assert_eq!(v, None, "the pooled client is still on db 0");
 }
 
+/// The connection-state commands live on the dedicated connection, typed.
+#[test]
+fn dedicated_connections_have_the_state_commands() {
+    use redis_client::Commands;
+
+    let server = RedisServer::start();
+    let c = client(&server);
+    let mut conn = c.get_connection().unwrap();
+    conn.select(3).unwrap();
+    conn.set("k", "in-3").unwrap();
+    assert_eq!(conn.client_info().unwrap().db, Some(3));
+    conn.readwrite().unwrap_err(); // not a cluster: the server refuses, the connection lives
+    conn.client_tracking_on(&["BCAST"]).unwrap();
+    let info = conn.client_info().unwrap();
+    assert!(
+        info.flags.as_deref().is_some_and(|f| f.contains('t')),
+        "{info:?}"
+    );
+    conn.client_tracking_off().unwrap();
+    conn.reset().unwrap();
+    assert_eq!(
+        conn.client_info().unwrap().db,
+        Some(0),
+        "RESET went back to db 0"
+    );
+    let err = conn.readonly().unwrap_err();
+    assert!(err.to_string().contains("cluster"), "{err}");
+    drop(conn);
+    assert_eq!(c.exists("k").unwrap(), 0, "the pooled client is on db 0");
+}
+
 #[test]
 fn a_panic_while_holding_a_connection_discards_it() {
     // RELIABILITY test 5.

@@ -218,6 +218,52 @@ impl DedicatedConnection {
     pub fn connection(&mut self) -> &mut Connection {
         self.conn.get_mut().connection()
     }
+
+    /// Switches this connection to database `db` (SELECT): the commands that change a
+    /// connection's state are here, never on the pooled [`Client`].
+    pub fn select(&mut self, db: u32) -> Result<(), Error> {
+        self.state_command(&["SELECT", &db.to_string()])
+    }
+
+    /// Allows reads from a cluster replica on this connection (READONLY).
+    pub fn readonly(&mut self) -> Result<(), Error> {
+        self.state_command(&["READONLY"])
+    }
+
+    /// Undoes [`DedicatedConnection::readonly`] (READWRITE).
+    pub fn readwrite(&mut self) -> Result<(), Error> {
+        self.state_command(&["READWRITE"])
+    }
+
+    /// Turns client-side caching invalidations on (CLIENT TRACKING ON, with any options as
+    /// extra arguments such as `["BCAST", "PREFIX", "user:"]`); under RESP3 they arrive as
+    /// push messages on this connection ([`Connection::next_push`]).
+    pub fn client_tracking_on(&mut self, options: &[&str]) -> Result<(), Error> {
+        let mut args = vec!["CLIENT", "TRACKING", "ON"];
+        args.extend_from_slice(options);
+        self.state_command(&args)
+    }
+
+    /// Turns client-side caching invalidations off (CLIENT TRACKING OFF).
+    pub fn client_tracking_off(&mut self) -> Result<(), Error> {
+        self.state_command(&["CLIENT", "TRACKING", "OFF"])
+    }
+
+    /// Resets the connection's state on the server (RESET): database 0, no transaction, no
+    /// subscription, no tracking; the connection is re-authenticated by the server as the
+    /// default user, so a connection that logged in as another user must log in again.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        self.state_command(&["RESET"])
+    }
+
+    fn state_command(&mut self, args: &[&str]) -> Result<(), Error> {
+        let mut cmd = Cmd::new();
+        for arg in args {
+            cmd.arg(*arg);
+        }
+        let conn = self.conn.get_mut().connection();
+        run_dedicated(conn, &cmd).map(drop)
+    }
 }
 
 impl Held {

@@ -215,38 +215,46 @@ impl Pipeline {
             return Ok(Vec::new());
         }
         let mut conn = self.client.pool().get()?;
-        self.run_on(&mut conn)
+        Ok(self
+            .run_on(&mut conn)?
+            .into_iter()
+            .map(into_result)
+            .collect())
     }
 
     /// Runs the batch and converts the list of replies to `T` (a tuple with one element per
     /// command, a `Vec`, ...), failing on the first command that failed, with its index and
     /// name.
     pub fn query<T: FromReply>(&self) -> Result<T, Error> {
-        let results = self.execute()?;
-        self.convert(results)
+        self.validate()?;
+        if self.commands.is_empty() && self.before.is_empty() {
+            return Ok(T::from_reply(Value::Array(Vec::new().into()))?);
+        }
+        let mut conn = self.client.pool().get()?;
+        let values = self.run_on(&mut conn)?;
+        self.convert(values)
     }
 
-    fn convert<T: FromReply>(&self, results: Vec<Result<Value, Error>>) -> Result<T, Error> {
-        let mut values = Vec::with_capacity(results.len());
-        for (index, result) in results.into_iter().enumerate() {
-            match result {
-                Ok(value) => values.push(value),
-                Err(Error::Server(error)) => {
-                    return Err(Error::Pipeline {
-                        index,
-                        command: self.name(index),
-                        error,
-                    });
-                }
-                Err(other) => return Err(other),
-            }
+    /// The replies as `T`, or the first command error, with its index and name.
+    fn convert<T: FromReply>(&self, values: Vec<Value>) -> Result<T, Error> {
+        if let Some(index) = values
+            .iter()
+            .position(|v| matches!(v, Value::Error(_) | Value::BulkError(_)))
+            && let Value::Error(text) | Value::BulkError(text) = &values[index]
+        {
+            return Err(Error::Pipeline {
+                index,
+                command: self.name(index),
+                error: ServerError::parse(text),
+            });
         }
         Ok(T::from_reply(Value::Array(values.into()))?)
     }
 
-    /// Sends the batch on `conn` and reads every reply. A failure part-way leaves the
+    /// Sends the batch on `conn` and reads every reply: the replies of a plain pipeline, or
+    /// the elements of EXEC's reply for a transaction. A failure part-way leaves the
     /// connection broken, and the pool closes it.
-    fn run_on(&self, conn: &mut PooledConnection) -> Result<Vec<Result<Value, Error>>, Error> {
+    fn run_on(&self, conn: &mut PooledConnection) -> Result<Vec<Value>, Error> {
         for command in &self.before {
             crate::client::check(command)?;
             crate::client::run_raw(conn, command)?;
@@ -281,16 +289,12 @@ impl Pipeline {
                 }
             })?;
             next = end;
-            for _ in 0..owed_before {
-                replies.push(conn.read_reply()?);
-            }
+            conn.read_replies(owed_before, &mut replies)?;
             owed_before = count;
         }
-        for _ in 0..owed_before {
-            replies.push(conn.read_reply()?);
-        }
+        conn.read_replies(owed_before, &mut replies)?;
         if !self.transaction {
-            return Ok(replies.into_iter().map(into_result).collect());
+            return Ok(replies);
         }
         self.transaction_results(conn, replies)
     }
@@ -300,7 +304,7 @@ impl Pipeline {
         &self,
         conn: &mut PooledConnection,
         replies: Vec<Value>,
-    ) -> Result<Vec<Result<Value, Error>>, Error> {
+    ) -> Result<Vec<Value>, Error> {
         let n = self.commands.len();
         let mut replies = replies.into_iter();
         let multi = replies.next().unwrap_or(Value::Null);
@@ -315,9 +319,7 @@ impl Pipeline {
             return Err(Error::Server(ServerError::parse(text)));
         }
         match exec {
-            Value::Array(replies) if replies.len() == n => {
-                Ok(replies.into_iter().map(into_result).collect())
-            }
+            Value::Array(replies) if replies.len() == n => Ok(replies.into_vec()),
             Value::Null => Err(Error::WatchConflict),
             Value::Error(text) | Value::BulkError(text) => {
                 let error = ServerError::parse(&text);
@@ -414,6 +416,10 @@ impl WatchedPipeline {
     /// Runs the batch as MULTI/EXEC on the pinned connection (which EXEC unwatches) and
     /// returns one result per command; [`Error::WatchConflict`] if a watched key changed.
     pub fn execute(mut self) -> Result<Vec<Result<Value, Error>>, Error> {
+        Ok(self.run()?.into_iter().map(into_result).collect())
+    }
+
+    fn run(&mut self) -> Result<Vec<Value>, Error> {
         self.batch.validate()?;
         let conn = self.conn.get_mut();
         let result = if self.batch.is_empty() {
@@ -432,10 +438,9 @@ impl WatchedPipeline {
 
     /// [`WatchedPipeline::execute`], with the replies converted to `T` (see
     /// [`Pipeline::query`]).
-    pub fn query<T: FromReply>(self) -> Result<T, Error> {
-        let batch = self.batch.clone();
-        let results = self.execute()?;
-        batch.convert(results)
+    pub fn query<T: FromReply>(mut self) -> Result<T, Error> {
+        let values = self.run()?;
+        self.batch.convert(values)
     }
 
     /// Sends UNWATCH and empties the batch; the connection can go back to the pool.

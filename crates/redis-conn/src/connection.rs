@@ -209,6 +209,28 @@ impl Connection {
         }
     }
 
+    /// Reads the next `n` replies into `out` (a pipeline's): [`Connection::read_reply`] `n`
+    /// times, with the bookkeeping done once.
+    pub fn read_replies(&mut self, n: usize, out: &mut Vec<Value>) -> Result<(), Error> {
+        self.usable()?;
+        out.reserve(n);
+        let mut read = 0;
+        while read < n {
+            match self.read_value()? {
+                value @ Value::Push(_) if self.config.protocol == Protocol::Resp3 => {
+                    self.pushes.push_back(value);
+                }
+                value => {
+                    out.push(value);
+                    read += 1;
+                    self.awaiting = self.awaiting.saturating_sub(1);
+                }
+            }
+        }
+        self.last_used = Instant::now();
+        Ok(())
+    }
+
     /// Sends one command and reads its reply; a server error reply becomes
     /// [`Error::Server`] and leaves the connection usable.
     pub fn request<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Value, Error> {
