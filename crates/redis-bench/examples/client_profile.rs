@@ -8,7 +8,7 @@
 //! strace -c -f target/release/examples/client_profile get-pool 10000
 //! ```
 //!
-//! Workloads: `get-dedicated`, `get-pool`, `set-pool`, `get-redis-rs`, `get-1mib`,
+//! Workloads: `pipeline-100` (N pipelines of 100 SETs), `get-dedicated`, `get-pool`, `set-pool`, `get-redis-rs`, `get-1mib`,
 //! `get-1mib-redis-rs`, `lrange`, `lrange-bytes`, `lrange-redis-rs`, and `get-8-threads` (8
 //! threads sharing a pool of 8, `N` GETs each).
 
@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use redis_client::{Client, cmd};
+use redis_client::{Client, PipelineCommands, cmd};
 
 #[path = "../benches/support/server.rs"]
 mod server;
@@ -97,6 +97,17 @@ fn main() -> ExitCode {
                         });
                     }
                 });
+            })
+        }
+        "pipeline-100" => {
+            let mut pipe = client.pipeline();
+            pipe.transaction(false);
+            Box::new(move || {
+                pipe.clear();
+                for _ in 0..100 {
+                    pipe.set(KEY, &VALUE_16[..]);
+                }
+                pipe.query::<()>().expect("pipeline");
             })
         }
         "set-pool" => Box::new(|| {
