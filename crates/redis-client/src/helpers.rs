@@ -1,6 +1,6 @@
 //! The `redis-ext` helpers as methods of [`Client`].
 
-use redis_ext::Script;
+use redis_ext::{Lock, LockOptions, Script};
 
 use crate::client::Client;
 
@@ -19,5 +19,24 @@ impl Client {
     /// ```
     pub fn register_script(&self, code: impl Into<String>) -> Script {
         Script::new(code)
+    }
+
+    /// A distributed lock on the key `name` (redis-py's `Redis.lock`); see [`Lock`] for the
+    /// settings, the guard, the single-instance and failover caveats, and fencing tokens.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use redis_client::Client;
+    /// use redis_client::ext::LockOptions;
+    ///
+    /// let client = Client::open("redis://127.0.0.1:6379")?;
+    /// let lock = client.lock("my-lock-key", LockOptions::new().blocking_timeout(Duration::from_secs(5)));
+    /// let guard = lock.acquire()?;
+    /// // ... work under the lock ...
+    /// guard.release()?;
+    /// # Ok::<(), redis_client::Error>(())
+    /// ```
+    pub fn lock(&self, name: impl Into<String>, options: LockOptions) -> Lock<Client> {
+        Lock::new(self.clone(), name, options)
     }
 }

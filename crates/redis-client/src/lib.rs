@@ -77,7 +77,7 @@ pub mod prelude {
     pub use redis_ext::ScanExt;
 }
 
-pub use redis_ext::{LockError, ScanExt, ScanIter, Script};
+pub use redis_ext::{Lock, LockError, LockGuard, LockOptions, ScanExt, ScanIter, Script, Token};
 
 /// Locks, scripts, Sentinel and scan iterators (`redis-ext`).
 pub use redis_ext as ext;

@@ -1,6 +1,6 @@
 //! Helpers on top of the Redis commands, generic over [`Commands`]: Lua scripts that load
 //! themselves ([`Script`]), lazy scan iterators ([`ScanExt`]), distributed locks
-//! (`Lock`) and Sentinel discovery.
+//! ([`Lock`]) and Sentinel discovery.
 //!
 //! Everything here works on anything that implements [`Commands`] (the pooled client, a
 //! dedicated connection, a watched pipeline) whose error type implements [`ExtError`]; the
@@ -24,9 +24,12 @@
 //! [`Commands`]: redis_commands::Commands
 
 mod error;
+mod lock;
 mod scan;
 mod script;
+mod token;
 
 pub use crate::error::{ExtError, LockError};
+pub use crate::lock::{Lock, LockGuard, LockOptions, Token};
 pub use crate::scan::{ScanExt, ScanIter};
 pub use crate::script::{Script, ScriptPipeline};

@@ -112,14 +112,20 @@ mod tests {
         assert_eq!(tokens.len(), 10_000);
         for t in &tokens {
             assert_eq!(t.as_str().len(), 32);
-            assert!(t.as_str().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert!(
+                t.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
         }
     }
 
     #[test]
     fn tokens_from_many_threads_are_distinct() {
         let handles: Vec<_> = (0..8)
-            .map(|_| std::thread::spawn(|| (0..1000).map(|_| Token::generate()).collect::<Vec<_>>()))
+            .map(|_| {
+                std::thread::spawn(|| (0..1000).map(|_| Token::generate()).collect::<Vec<_>>())
+            })
             .collect();
         let mut all = HashSet::new();
         for h in handles {
