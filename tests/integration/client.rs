@@ -475,7 +475,7 @@ fn select_on_the_pooled_client_cannot_leak() {
 
 #[test]
 fn state_changing_commands_never_reach_the_next_borrower() {
-    // RELIABILITY test 13 (the pub/sub and MONITOR rows come with their own issue).
+    // RELIABILITY test 13, every row.
     let server = RedisServer::start();
     let mut raw = server.raw();
     raw.request(["ACL", "SETUSER", "bob", "on", ">bob-pw", "~*", "+@all"]);
@@ -495,6 +495,11 @@ fn state_changing_commands_never_reach_the_next_borrower() {
         &["AUTH", "bob", "bob-pw"],
         &["RESET"],
         &["READONLY"],
+        &["SUBSCRIBE", "ch"],
+        &["PSUBSCRIBE", "ch.*"],
+        &["SSUBSCRIBE", "sch"],
+        &["MONITOR"],
+        &["CLIENT", "TRACKING", "ON"],
     ];
     for action in actions {
         let mut command = cmd(action[0]);
