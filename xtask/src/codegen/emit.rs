@@ -498,17 +498,29 @@ fn emit_enum(out: &mut String, e: &EnumDef) {
                         (Some(t), true) => format!("c.arg({t:?}); "),
                         _ => String::new(),
                     };
-                    writeln!(out, "for v in {} {{ {token}c.arg(v); }}", field(i))
+                    let f = field(i);
+                    writeln!(
+                        out,
+                        "if {f}.is_empty() {{ c.reject_empty({f:?}); }}\nfor v in {f} {{ {token}c.arg(v); }}"
+                    )
                 }
                 FieldWrite::Pairs(i) => {
-                    writeln!(out, "for (a, b) in {} {{ c.arg(a); c.arg(b); }}", field(i))
+                    let f = field(i);
+                    writeln!(
+                        out,
+                        "if {f}.is_empty() {{ c.reject_empty({f:?}); }}\nfor (a, b) in {f} {{ c.arg(a); c.arg(b); }}"
+                    )
                 }
                 FieldWrite::Enum(i) => writeln!(out, "{}.write_to(c);", field(i)),
                 FieldWrite::OptionalEnum(i) => {
                     writeln!(out, "if let Some(e) = {} {{ e.write_to(c); }}", field(i))
                 }
                 FieldWrite::EnumList(i) => {
-                    writeln!(out, "for e in {} {{ e.write_to(c); }}", field(i))
+                    let f = field(i);
+                    writeln!(
+                        out,
+                        "if {f}.is_empty() {{ c.reject_empty({f:?}); }}\nfor e in {f} {{ e.write_to(c); }}"
+                    )
                 }
             };
         }

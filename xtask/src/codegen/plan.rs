@@ -691,7 +691,10 @@ impl Planner<'_> {
     fn variant(&mut self, alt: &Arg, path: &[&str]) -> Result<Variant, String> {
         let mut fields = Vec::new();
         let mut writes = Vec::new();
-        let name = pascal(&alt.name);
+        let name = self
+            .over
+            .get(&format!("variant.{}", alt.name))
+            .map_or_else(|| pascal(&alt.name), str::to_owned);
         let doc = format!("`{}`", super::spec::syntax_of(alt));
         match alt.kind {
             Kind::Block if !alt.multiple => {
@@ -984,7 +987,7 @@ pub(crate) fn plan(
         }
         // Commands whose arguments the specification does not describe (DEBUG).
         if let Some(name) = over.get("args") {
-            let p = planner.push_param(name, ParamTy::Args { nonempty: false });
+            let p = planner.push_param(name, ParamTy::Args { nonempty: true });
             planner.steps.push(Step::Param(p));
         }
         let mut seen: Vec<&str> = Vec::new();
@@ -1025,6 +1028,7 @@ pub(crate) fn plan(
                 && !key.starts_with("arg.")
                 && !key.starts_with("option.")
                 && !key.starts_with("enum.")
+                && !key.starts_with("variant.")
             {
                 return Err(format!(
                     "{}: unknown override `{key}` (line {})",

@@ -1052,7 +1052,7 @@ pub fn dbsize() -> Cmd {
 pub fn debug(subcommand: impl ToArgs) -> Cmd {
     let mut c = Cmd::new();
     c.arg("DEBUG");
-    c.args(subcommand);
+    c.args_required("subcommand", subcommand);
     c
 }
 

@@ -92,6 +92,9 @@ impl ClientKillFilter {
                 c.arg(old_format);
             }
             Self::NewFormat(new_format) => {
+                if new_format.is_empty() {
+                    c.reject_empty("new_format");
+                }
                 for e in new_format {
                     e.write_to(c);
                 }
@@ -542,7 +545,7 @@ pub enum SentinelConfigAction {
     /// `SET parameter value [parameter value ...]`
     Set(Vec<(Bytes, Bytes)>),
     /// `GET parameter [parameter ...]`
-    Parameter(Vec<Bytes>),
+    Get(Vec<Bytes>),
 }
 
 impl SentinelConfigAction {
@@ -551,13 +554,19 @@ impl SentinelConfigAction {
         match self {
             Self::Set(set) => {
                 c.arg("SET");
+                if set.is_empty() {
+                    c.reject_empty("set");
+                }
                 for (a, b) in set {
                     c.arg(a);
                     c.arg(b);
                 }
             }
-            Self::Parameter(parameter) => {
+            Self::Get(parameter) => {
                 c.arg("GET");
+                if parameter.is_empty() {
+                    c.reject_empty("parameter");
+                }
                 for v in parameter {
                     c.arg(v);
                 }
