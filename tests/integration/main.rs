@@ -8,6 +8,7 @@ mod client;
 mod commands_coverage;
 mod faults;
 mod fixture;
+mod keys;
 mod lock;
 mod monitor;
 mod pipeline;

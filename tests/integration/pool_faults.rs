@@ -84,6 +84,40 @@ fn the_pool_stays_responsive_while_connects_hang() {
     assert_eq!(c.pool().stats().in_use, 0);
 }
 
+/// With a password, the refusal answers AUTH: it is still reported as what it is, not as
+/// wrong credentials.
+#[test]
+fn a_maxclients_refusal_of_auth_is_not_an_authentication_failure() {
+    let server = RedisServer::builder()
+        .args(["--maxclients", "1", "--requirepass", "pw"])
+        .start();
+    let c = server
+        .client_builder()
+        .password("pw")
+        .max_connections(4)
+        .build();
+    let first = c.get_connection().unwrap();
+    let mut err = None;
+    for _ in 0..20 {
+        match c.get_connection() {
+            Ok(mut conn) => {
+                if let Err(e) = cmd("PING").query::<String, _>(&mut conn) {
+                    err = Some(e);
+                    break;
+                }
+            }
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.expect("the second connection was refused");
+    assert!(err.to_string().contains("max number of clients"), "{err}");
+    assert!(!matches!(err, redis_client::Error::Auth(_)), "{err:?}");
+    drop(first);
+}
+
 #[test]
 fn maxclients_refusals_are_clear_and_the_pool_stays_consistent() {
     // RELIABILITY test 21 (a): the server accepts only a few clients.

@@ -417,11 +417,20 @@ fn health_checks_ping_while_subscribed() {
     p.ignore_subscribe_messages(true);
     p.subscribe("idle").unwrap();
     std::thread::sleep(Duration::from_millis(120));
-    let pong = next_of_kind(&mut p, MessageKind::Pong);
-    assert_eq!(pong.kind, MessageKind::Pong);
-    // PING by hand.
+    // The health check's PING goes out; its answer is not shown to the caller.
+    assert!(p.get_message(Duration::from_millis(200)).unwrap().is_none());
+    let stats = c
+        .info_with(&redis_client::InfoOptions::new().section("commandstats"))
+        .unwrap();
+    let pings = stats.get("cmdstat_ping").unwrap_or_default().to_owned();
+    assert!(pings.starts_with("calls="), "{pings}");
+    // PING by hand: its answer is shown.
     p.ping().unwrap();
     next_of_kind(&mut p, MessageKind::Pong);
+    // A timeout too long for the clock does not panic.
+    c.publish("idle", "now").unwrap();
+    let m = p.get_message(Duration::MAX).unwrap().unwrap();
+    assert_eq!(m.payload_str(), Some("now"));
 }
 
 #[test]
@@ -439,6 +448,23 @@ fn sharded_channels_and_listen() {
     p.sunsubscribe("orders").unwrap();
     next_of_kind(&mut p, MessageKind::SUnsubscribe);
     assert!(p.shard_channels().is_empty());
+}
+
+#[test]
+fn run_in_thread_needs_a_handler_for_every_subscription() {
+    let server = RedisServer::start();
+    let c = client(&server, Protocol::Resp2);
+    let mut p = c.pubsub().unwrap();
+    p.subscribe_with_handler("handled", |_m: &Message| {})
+        .unwrap();
+    p.subscribe("unhandled").unwrap();
+    let err = p
+        .run_in_thread(Duration::from_millis(10), None)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidRequest(m) if m.contains("unhandled")),
+        "{err}"
+    );
 }
 
 #[test]

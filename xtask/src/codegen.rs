@@ -73,6 +73,10 @@ pub(crate) fn generate(mode: Mode) -> Result<(), String> {
         ),
         (generated.join("enums.rs"), rustfmt(&emit::enums(&model))?),
         (generated.join("table.rs"), rustfmt(&emit::table(&model))?),
+        (
+            generated.join("keyspecs.rs"),
+            rustfmt(&emit::key_specs(&commands))?,
+        ),
         (root.join("docs/commands.md"), commands_doc(&model, &root)?),
         (
             root.join("docs/redis-py-parity.md"),

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use redis_commands::{Cmd, ToArgs};
+use redis_commands::{Cmd, ToArg, ToArgs};
 use redis_conn::Connection;
 use resp_proto::Value;
 
@@ -106,6 +106,15 @@ impl Message {
                     payload: Bytes::new(),
                 });
             }
+            // RESP3 answers `PING message` with the message itself.
+            Value::BulkString(payload) => {
+                return Ok(Message {
+                    kind: MessageKind::Pong,
+                    channel: Bytes::new(),
+                    pattern: None,
+                    payload,
+                });
+            }
             Value::Error(text) | Value::BulkError(text) => {
                 return Err(Error::Server(redis_conn::ServerError::parse(&text)));
             }
@@ -164,6 +173,9 @@ impl Message {
         })
     }
 }
+
+/// The message of the health-check PINGs, whose answers are not shown to the caller.
+const HEALTH_CHECK: &str = "redis-client-health-check";
 
 /// What one read of the subscribed connection gave.
 enum Event {
@@ -302,10 +314,10 @@ impl PubSub {
     /// [`PubSub::get_message`].
     pub fn subscribe_with_handler(
         &mut self,
-        channel: impl ToArgs,
+        channel: impl ToArg,
         handler: impl FnMut(&Message) + Send + 'static,
     ) -> Result<(), Error> {
-        self.add(Family::Channel, &channel, Some(Box::new(handler)))
+        self.add(Family::Channel, &[channel], Some(Box::new(handler)))
     }
 
     /// Subscribes to patterns (`news.*`).
@@ -316,10 +328,10 @@ impl PubSub {
     /// Subscribes to a pattern whose messages go to `handler`.
     pub fn psubscribe_with_handler(
         &mut self,
-        pattern: impl ToArgs,
+        pattern: impl ToArg,
         handler: impl FnMut(&Message) + Send + 'static,
     ) -> Result<(), Error> {
-        self.add(Family::Pattern, &pattern, Some(Box::new(handler)))
+        self.add(Family::Pattern, &[pattern], Some(Box::new(handler)))
     }
 
     /// Subscribes to shard channels (Redis 7, SSUBSCRIBE).
@@ -330,10 +342,10 @@ impl PubSub {
     /// Subscribes to a shard channel whose messages go to `handler`.
     pub fn ssubscribe_with_handler(
         &mut self,
-        channel: impl ToArgs,
+        channel: impl ToArg,
         handler: impl FnMut(&Message) + Send + 'static,
     ) -> Result<(), Error> {
-        self.add(Family::Shard, &channel, Some(Box::new(handler)))
+        self.add(Family::Shard, &[channel], Some(Box::new(handler)))
     }
 
     /// Unsubscribes from channels; an empty list means every channel.
@@ -413,7 +425,7 @@ impl PubSub {
         let mut handler = handler;
         let set = self.set(family);
         for name in added {
-            // One handler for one name; a list shares none (handlers are not cloneable).
+            // The `*_with_handler` methods take one name, so the handler goes to it.
             set.0.insert(name, handler.take());
         }
         Ok(())
@@ -491,9 +503,10 @@ impl PubSub {
     /// it reconnects, resubscribes and returns a [`MessageKind::Reconnected`] event; if
     /// reconnecting fails, the error is returned and the next call tries again.
     pub fn get_message(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long for the clock (`Duration::MAX`) waits without a deadline.
+        let deadline = Instant::now().checked_add(timeout);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
             match self.next_event(left)? {
                 Event::Message(message) => return Ok(Some(message)),
                 Event::Nothing => return Ok(None),
@@ -552,6 +565,9 @@ impl PubSub {
         if self.ignore_subscribe_messages && message.kind.is_subscription_change() {
             return None;
         }
+        if message.kind == MessageKind::Pong && message.payload == HEALTH_CHECK.as_bytes() {
+            return None;
+        }
         Some(message)
     }
 
@@ -568,13 +584,15 @@ impl PubSub {
             .min(self.last_health_check.elapsed());
         if idle > interval {
             self.last_health_check = Instant::now();
-            self.ping()?;
+            let mut cmd = Cmd::new();
+            cmd.arg("PING").arg(HEALTH_CHECK);
+            self.send(&cmd)?;
         }
         Ok(())
     }
 
-    /// Messages as an iterator that waits for each (up to the socket timeout per wait, or
-    /// without end if there is none); ends after an error, which it yields.
+    /// Messages as an iterator that waits for each; it ends when nothing is subscribed any
+    /// more, or after an error, which it yields.
     pub fn listen(&mut self) -> Listen<'_> {
         Listen {
             pubsub: self,
@@ -583,8 +601,8 @@ impl PubSub {
     }
 
     /// Moves the session to a worker thread that reads messages and runs their handlers
-    /// until [`PubSubWorker::stop`]. Every subscription must have a handler (or the messages
-    /// without one are dropped, as redis-py's worker does). Errors go to `on_error` when one
+    /// until [`PubSubWorker::stop`]. Every subscription must have a handler (subscribe with the
+    /// `*_with_handler` methods), or this fails, as redis-py's does. Errors go to `on_error` when one
     /// is given, and the worker keeps going (reconnecting); without one, the first error
     /// ends the worker and [`PubSubWorker::stop`] returns it.
     ///
@@ -595,6 +613,17 @@ impl PubSub {
         poll: Duration,
         mut on_error: Option<ErrorHandler>,
     ) -> Result<PubSubWorker, Error> {
+        let unhandled: Vec<String> = [&self.channels, &self.patterns, &self.shard_channels]
+            .iter()
+            .flat_map(|set| set.0.iter().filter(|(_, h)| h.is_none()).map(|(n, _)| n))
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        if !unhandled.is_empty() {
+            return Err(Error::InvalidRequest(format!(
+                "run_in_thread needs a handler for every subscription; none for {}",
+                unhandled.join(", ")
+            )));
+        }
         let poll = poll.max(Duration::from_millis(1));
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -646,11 +675,12 @@ impl Iterator for Listen<'_> {
     type Item = Result<Message, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
         loop {
-            match self.pubsub.get_message(Duration::from_secs(3600)) {
+            // Like redis-py's `listen()`, the iteration ends when nothing is subscribed.
+            if self.done || !self.pubsub.is_subscribed() {
+                return None;
+            }
+            match self.pubsub.get_message(Duration::from_secs(1)) {
                 Ok(Some(message)) => return Some(Ok(message)),
                 Ok(None) => {}
                 Err(e) => {

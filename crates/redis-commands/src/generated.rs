@@ -5,6 +5,7 @@
 pub mod builders;
 pub(crate) mod commands;
 pub(crate) mod enums;
+pub(crate) mod keyspecs;
 pub(crate) mod options;
 pub(crate) mod pipeline;
 pub(crate) mod table;

@@ -22,6 +22,7 @@ mod arg;
 mod bitfield;
 mod cmd;
 mod generated;
+pub mod keys;
 pub mod replies;
 mod reply;
 mod slots;

@@ -581,6 +581,9 @@ impl Step {
             Step::Hello if error.kind() == ServerErrorKind::NoProto => Error::NoProto(error),
             Step::Hello if error.message().contains("unknown command") => Error::NoProto(error),
             Step::Hello | Step::Auth if auth_failure => Error::Auth(error),
+            // "ERR max number of clients reached" and the like answer the first command of a
+            // connection whatever it is: they are not about the credentials.
+            Step::Auth if error.kind() == ServerErrorKind::Err => Error::Server(error),
             Step::Auth => Error::Auth(error),
             _ => Error::Server(error),
         }

@@ -550,6 +550,26 @@ pub(crate) fn table(model: &Model) -> String {
     out
 }
 
+/// `keyspecs.rs`: where every command of the specification has its keys, for routing.
+pub(crate) fn key_specs(commands: &[spec::Command]) -> String {
+    let mut out = String::from(PREAMBLE);
+    out.push_str(
+        "\n//! The key specs of every command, sorted by name (for binary search).\n\n         use crate::keys::{BeginSearch, FindKeys, KeySpec};\n\n         /// Every command of the specification with its key specs, sorted by name.\n         pub(crate) const KEY_SPECS: &[(&str, &[KeySpec])] = &[\n",
+    );
+    let mut sorted: Vec<&spec::Command> = commands.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    for command in sorted {
+        let _ = writeln!(
+            out,
+            "({:?}, &[{}]),",
+            command.name,
+            command.key_specs.join(", ")
+        );
+    }
+    out.push_str("];\n");
+    out
+}
+
 /// Every (plan, method name) pair, options variants included.
 pub(crate) fn methods(model: &Model) -> Vec<(&Plan, String)> {
     let mut all = Vec::new();

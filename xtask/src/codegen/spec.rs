@@ -19,6 +19,9 @@ pub(crate) struct Command {
     pub(crate) replaced_by: Option<String>,
     pub(crate) args: Vec<Arg>,
     pub(crate) reply_schema: Option<Json>,
+    /// Where the command's keys are (`key_specs`), as Rust expressions of
+    /// `redis_commands::keys::KeySpec`.
+    pub(crate) key_specs: Vec<String>,
     /// Whether other commands name this one as their container (`CLIENT`, `CONFIG`, ...).
     pub(crate) is_container: bool,
 }
@@ -129,9 +132,53 @@ fn command(name: &str, body: &Json) -> Result<Command, String> {
         replaced_by: text("replaced_by"),
         args,
         reply_schema: body.get("reply_schema").cloned(),
+        key_specs: match body.get("key_specs") {
+            Some(Json::Array(specs)) => specs.iter().map(key_spec).collect::<Result<_, _>>()?,
+            _ => Vec::new(),
+        },
         is_container: false,
         name: full,
     })
+}
+
+/// One key spec as a Rust expression.
+fn key_spec(spec: &Json) -> Result<String, String> {
+    let int = |v: &Json, key: &str| v.get(key).and_then(Json::as_i64).unwrap_or(0);
+    let begin = spec
+        .get("begin_search")
+        .ok_or("a key spec without begin_search")?;
+    let begin = if let Some(index) = begin.get("index") {
+        format!("BeginSearch::Index({})", int(index, "pos"))
+    } else if let Some(keyword) = begin.get("keyword") {
+        format!(
+            "BeginSearch::Keyword {{ keyword: {:?}, start_from: {} }}",
+            keyword.get("keyword").and_then(Json::as_str).unwrap_or(""),
+            int(keyword, "startfrom")
+        )
+    } else {
+        "BeginSearch::Unknown".to_owned()
+    };
+    let find = spec
+        .get("find_keys")
+        .ok_or("a key spec without find_keys")?;
+    let find = if let Some(range) = find.get("range") {
+        format!(
+            "FindKeys::Range {{ last_key: {}, step: {}, limit: {} }}",
+            int(range, "lastkey"),
+            int(range, "step"),
+            int(range, "limit")
+        )
+    } else if let Some(keynum) = find.get("keynum") {
+        format!(
+            "FindKeys::KeyNum {{ key_num_index: {}, first_key: {}, step: {} }}",
+            int(keynum, "keynumidx"),
+            int(keynum, "firstkey"),
+            int(keynum, "step")
+        )
+    } else {
+        "FindKeys::Unknown".to_owned()
+    };
+    Ok(format!("KeySpec {{ begin: {begin}, find: {find} }}"))
 }
 
 fn arg(body: &Json) -> Result<Arg, String> {
