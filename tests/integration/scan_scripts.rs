@@ -212,3 +212,139 @@ fn a_scan_error_ends_the_iteration_after_it_is_yielded() {
     let (cursor, _keys): (u64, Vec<String>) = cmd("SCAN").arg(0u64).query(&c).unwrap();
     assert_eq!(cursor, 0);
 }
+
+/// RELIABILITY 40: after SCRIPT FLUSH and after a server restart, `invoke` loads the script
+/// and runs it exactly once: its side effect (INCR) happens once per call.
+#[test]
+fn noscript_self_heals_and_runs_once() {
+    let mut server = RedisServer::start();
+    let c = client(&server, Protocol::Resp2);
+    let bump = c.register_script("return redis.call('INCR', KEYS[1])");
+    let n: i64 = bump.invoke(&c, ["count"], [] as [&str; 0]).unwrap();
+    assert_eq!(n, 1);
+    c.script_flush().unwrap();
+    let n: i64 = bump.invoke(&c, ["count"], [] as [&str; 0]).unwrap();
+    assert_eq!(n, 2, "loaded again and run once");
+    server.restart(); // an empty script cache, and an empty database (no persistence)
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let n: i64 = loop {
+        match bump.invoke(&c, ["count"], [] as [&str; 0]) {
+            Ok(n) => break n,
+            Err(e) if e.is_connection() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(n, 1, "one run on the restarted server");
+    assert_eq!(c.get::<i64>("count").unwrap(), 1);
+}
+
+/// RELIABILITY 55 (real server): 100,000 keys scanned while other keys come and go: every key
+/// present for the whole scan is seen.
+#[test]
+fn a_scan_sees_every_key_present_throughout() {
+    let server = RedisServer::start();
+    let c = client(&server, Protocol::Resp2);
+    let mut pipe = c.pipeline();
+    pipe.transaction(false);
+    for i in 0..100_000 {
+        pipe.set(format!("stable:{i}"), 1);
+    }
+    pipe.execute().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let c = c.clone();
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 1_000_000 {
+                c.set(format!("churn:{i}"), 1).unwrap();
+                if i >= 50 {
+                    c.del(format!("churn:{}", i - 50)).unwrap();
+                }
+                i += 1;
+            }
+        })
+    };
+    let seen: BTreeSet<String> = c
+        .scan_iter::<String>(ScanOptions::new().count(1000))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().unwrap();
+    let stable = seen.iter().filter(|k| k.starts_with("stable:")).count();
+    assert_eq!(stable, 100_000);
+}
+
+/// RELIABILITY 55 (scripted server): cursors above `i64::MAX` go back byte for byte, an empty
+/// page with a non-zero cursor continues, duplicates are passed on, and only `0` ends it.
+#[test]
+fn scan_cursors_round_trip_as_unsigned_64_bit() {
+    use std::io::{Read, Write};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script: Vec<(&str, &[u8])> = vec![
+        (
+            "0",
+            b"*2\r\n$19\r\n9223372036854775808\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (
+            "9223372036854775808",
+            b"*2\r\n$20\r\n18446744073709551615\r\n*0\r\n",
+        ),
+        (
+            "18446744073709551615",
+            b"*2\r\n$1\r\n0\r\n*2\r\n$1\r\nb\r\n$1\r\nc\r\n",
+        ),
+    ];
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut decoder = redis_client::proto::Decoder::new();
+        let mut buf = bytes::BytesMut::new();
+        let mut cursors = Vec::new();
+        for (expected, reply) in script {
+            let request = loop {
+                if let Some(v) = decoder.decode(&mut buf).unwrap() {
+                    break v;
+                }
+                let mut chunk = [0u8; 512];
+                let n = socket.read(&mut chunk).unwrap();
+                assert!(n > 0, "the client closed early");
+                buf.extend_from_slice(&chunk[..n]);
+            };
+            let redis_client::Value::Array(args) = request else {
+                panic!("not a command: {request:?}");
+            };
+            let cursor = args[1].as_bytes().map(|b| b.to_vec()).unwrap_or_default();
+            assert_eq!(
+                cursor,
+                expected.as_bytes(),
+                "the cursor went back byte for byte"
+            );
+            cursors.push(String::from_utf8(cursor).unwrap());
+            socket.write_all(reply).unwrap();
+        }
+        cursors
+    });
+    let c = Client::builder()
+        .host("127.0.0.1")
+        .port(port)
+        .socket_timeout(Duration::from_secs(5))
+        .build();
+    let keys: Vec<String> = c
+        .scan_iter(ScanOptions::new())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        keys,
+        ["a", "b", "b", "c"],
+        "duplicates are the caller's to handle"
+    );
+    let cursors = server.join().unwrap();
+    assert_eq!(cursors.len(), 3);
+}
