@@ -57,6 +57,8 @@ pub use redis_commands::{
 pub use redis_commands::{enums::*, options::*};
 pub use redis_conn::{ServerError, ServerErrorKind, TlsConfig};
 pub use resp_proto::{Protocol, Value};
+/// The byte-string type of replies and messages (from the `bytes` crate).
+pub use bytes::Bytes;
 
 /// The RESP codec (`resp-proto`).
 pub use resp_proto as proto;

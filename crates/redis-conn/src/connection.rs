@@ -20,6 +20,11 @@ const MIN_READ: usize = 1024;
 const MAX_RETAINED: usize = 64 * 1024;
 /// Largest free space zero-filled and offered to one read system call.
 const MAX_READ: usize = 1024 * 1024;
+/// A top-level bulk reply larger than [`MAX_RETAINED`] and up to this size (header and
+/// trailer included) gets its whole buffer
+/// at once when its header arrives, instead of one that doubles (and copies) as it streams in.
+/// Larger announced sizes are not trusted: their buffer grows with what actually arrives.
+const PREALLOC_LIMIT: usize = 8 * 1024 * 1024;
 
 /// One connection to a server, after its handshake.
 ///
@@ -429,7 +434,25 @@ impl Connection {
     /// streaming in) and falls back to the minimum otherwise, so small replies cost little.
     fn fill(&mut self) -> Result<(), Error> {
         let len = self.read_buf.len();
-        let room = self.read_size;
+        let mut room = self.read_size;
+        if len == 0 {
+            // The start of a reply: its size is not known yet, so do not start big.
+            room = room.min(MAX_RETAINED);
+        }
+        if let Some(total) = bulk_reply_size(&self.read_buf)
+            && total > len
+            && total > MAX_RETAINED
+            && total <= PREALLOC_LIMIT
+        {
+            // The rest of a bulk reply of known size: one buffer of exactly its size (a fresh
+            // one: growing the old one would double it), and reads that never ask for more.
+            if self.read_buf.capacity() < total {
+                let mut fresh = BytesMut::with_capacity(total);
+                fresh.extend_from_slice(&self.read_buf);
+                self.read_buf = fresh;
+            }
+            room = room.min(total - len);
+        }
         self.read_buf.reserve(room);
         self.read_buf.resize(len + room, 0);
         loop {
@@ -588,6 +611,20 @@ impl Step {
             _ => Error::Server(error),
         }
     }
+}
+
+/// The whole size (header, payload, trailer) of the bulk string reply at the start of `buf`,
+/// once its header has arrived (`$1048576\r\n`); `None` for anything else.
+fn bulk_reply_size(buf: &[u8]) -> Option<usize> {
+    let rest = buf.strip_prefix(b"$")?;
+    let end = rest.iter().take(21).position(|&b| b == b'\r')?;
+    let len: usize = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
+    // `$` + digits + CRLF + payload + CRLF.
+    1usize
+        .checked_add(end)?
+        .checked_add(2)?
+        .checked_add(len)?
+        .checked_add(2)
 }
 
 /// [`open_transport`], tried again on failures that happen before anything is sent.
