@@ -5,6 +5,7 @@
 //! server they did not start. `redis-server` must be installed: `cargo xtask test` installs it.
 
 mod client;
+mod cluster;
 mod commands_coverage;
 mod faults;
 mod fixture;

@@ -114,7 +114,7 @@ fn a_maxclients_refusal_of_auth_is_not_an_authentication_failure() {
     }
     let err = err.expect("the second connection was refused");
     assert!(err.to_string().contains("max number of clients"), "{err}");
-    assert!(!matches!(err, redis_client::Error::Auth(_)), "{err:?}");
+    assert!(!matches!(err, Error::Auth(_)), "{err:?}");
     drop(first);
 }
 

@@ -67,6 +67,10 @@ pub enum Error {
     /// `WatchError`). Retry it.
     #[error("a watched key changed; the transaction did not run")]
     WatchConflict,
+    /// A Redis Cluster request could not be routed or completed: keys in different slots,
+    /// too many redirects, no reachable node ([`ClusterError`](crate::ClusterError)).
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 fn describe_rejected(rejected: &[(usize, String, ServerError)]) -> String {

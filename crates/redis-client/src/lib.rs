@@ -36,6 +36,7 @@
 //! [`commands`] (`redis-commands`).
 
 mod client;
+mod cluster;
 mod error;
 mod helpers;
 mod monitor;
@@ -43,6 +44,7 @@ mod pipeline;
 mod pubsub;
 
 pub use crate::client::{Client, ClientBuilder, DedicatedConnection};
+pub use crate::cluster::{ClusterClient, ClusterClientBuilder, ClusterError, key_slot};
 pub use crate::error::Error;
 pub use crate::monitor::{Monitor, MonitorEvent, MonitorSource};
 pub use crate::pipeline::{Pipeline, RetryPolicy, WatchedPipeline};

@@ -275,6 +275,8 @@ pub enum ServerErrorKind {
     TryAgain,
     /// `CLUSTERDOWN`: the cluster is down.
     ClusterDown,
+    /// `CROSSSLOT`: the keys of a command are in different cluster hash slots.
+    CrossSlot,
     /// `MASTERDOWN`: the replica lost its master.
     MasterDown,
     /// `NOPROTO`: unsupported protocol version.
@@ -307,6 +309,7 @@ impl ServerErrorKind {
             "ASK" => Self::Ask,
             "TRYAGAIN" => Self::TryAgain,
             "CLUSTERDOWN" => Self::ClusterDown,
+            "CROSSSLOT" => Self::CrossSlot,
             "MASTERDOWN" => Self::MasterDown,
             "NOPROTO" => Self::NoProto,
             "NOREPLICAS" => Self::NoReplicas,

@@ -1,0 +1,628 @@
+//! The cluster client against a real Redis Cluster (`tests::RedisCluster`): routing of the
+//! command families, hash tags, CROSSSLOT refused before sending, keyless commands fanned out,
+//! MOVED after a slot moved, ASK and TRYAGAIN during a migration, and a manual failover under
+//! writes.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use redis_client::replies::Role;
+use redis_client::{
+    Client, ClusterClient, ClusterError, Commands, Error, Protocol, Script, ServerErrorKind, Value,
+    cmd, key_slot,
+};
+use tests::{RedisCluster, RedisServer, eventually};
+
+/// Bound of every wait for the cluster to converge.
+const CONVERGE: Duration = Duration::from_secs(20);
+
+fn cluster_client(cluster: &RedisCluster, protocol: Protocol) -> ClusterClient {
+    let seeds = cluster.seed_urls();
+    ClusterClient::builder_from_urls(&seeds[..2])
+        .expect("seed URLs")
+        .protocol(protocol)
+        .socket_timeout(Duration::from_secs(15))
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .expect("the cluster is discovered")
+}
+
+/// A plain client on node `i`.
+fn node_client(cluster: &RedisCluster, i: usize) -> Client {
+    cluster
+        .node(i)
+        .client_builder()
+        .socket_timeout(Duration::from_secs(15))
+        .build()
+}
+
+/// Node `i`'s `host:port` as the cluster client reports owners.
+fn owner_of(cluster: &RedisCluster, i: usize) -> (String, u16) {
+    (cluster.node(i).host().to_owned(), cluster.node(i).port())
+}
+
+/// A key with hash tag `{tag...}` whose slot is served (at start-up) by primary `owner`, or
+/// by any other primary than `owner` when `other` is set.
+fn tag_served_by(cluster: &RedisCluster, prefix: &str, owner: usize, other: bool) -> String {
+    (0..10_000)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|tag| (cluster.primary_for_slot(key_slot(tag.as_bytes())) == owner) != other)
+        .expect("some tag hashes to every primary")
+}
+
+/// Runs CLUSTER SETSLOT `slot` NODE `id` on every primary, so the whole cluster agrees at once.
+fn assign_slot(cluster: &RedisCluster, slot: u16, id: &str) {
+    for p in cluster.primaries() {
+        cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("NODE")
+            .arg(id)
+            .execute(&node_client(cluster, p))
+            .expect("CLUSTER SETSLOT NODE");
+    }
+}
+
+/// Moves `keys` from node `from` to node `to` with MIGRATE (the slot must be MIGRATING).
+fn migrate(cluster: &RedisCluster, from: usize, to: usize, keys: &[&str]) {
+    let target = cluster.node(to);
+    let mut migrate = cmd("MIGRATE");
+    migrate
+        .arg(target.host())
+        .arg(target.port())
+        .arg("")
+        .arg(0)
+        .arg(5000)
+        .arg("KEYS");
+    for key in keys {
+        migrate.arg(*key);
+    }
+    migrate
+        .execute(&node_client(cluster, from))
+        .expect("MIGRATE");
+}
+
+/// Whether `INFO errorstats` of any node counts a CROSSSLOT error.
+fn any_node_saw_crossslot(cluster: &RedisCluster) -> bool {
+    (0..cluster.len()).any(|i| {
+        let text: String = cmd("INFO")
+            .arg("errorstats")
+            .query(&node_client(cluster, i))
+            .expect("INFO errorstats");
+        text.contains("CROSSSLOT")
+    })
+}
+
+#[test]
+fn cluster_routes_keyed_commands_fans_out_keyless_ones_and_refuses_cross_slot() {
+    let cluster = RedisCluster::start(3, 1);
+    for protocol in [Protocol::Resp2, Protocol::Resp3] {
+        let client = cluster_client(&cluster, protocol);
+        client.flushall().expect("FLUSHALL on every primary");
+        assert_eq!(client.dbsize().unwrap(), 0);
+
+        // Every family, on keys spread over every primary; all read back.
+        const N: usize = 60;
+        for i in 0..N {
+            client.set(format!("str:{i}"), i).unwrap();
+            assert_eq!(client.incr(format!("ctr:{i}")).unwrap(), 1);
+            client.hset(format!("hash:{i}"), [("f", i)]).unwrap();
+            client.zadd(format!("zset:{i}"), [(i as f64, "m")]).unwrap();
+            let _id: String = client.xadd(format!("stream:{i}"), "*", [("n", i)]).unwrap();
+            client.lpush(format!("list:{i}"), [i, i + 1]).unwrap();
+            client.sadd(format!("set:{i}"), ["a", "b", "c"]).unwrap();
+        }
+        for i in 0..N {
+            let s: Option<usize> = client.get(format!("str:{i}")).unwrap();
+            assert_eq!(s, Some(i));
+            let f: Option<usize> = client.hget(format!("hash:{i}"), "f").unwrap();
+            assert_eq!(f, Some(i));
+            let z: Option<f64> = client.zscore(format!("zset:{i}"), "m").unwrap();
+            assert_eq!(z, Some(i as f64));
+            assert_eq!(client.xlen(format!("stream:{i}")).unwrap(), 1);
+            assert_eq!(client.llen(format!("list:{i}")).unwrap(), 2);
+            assert_eq!(client.scard(format!("set:{i}")).unwrap(), 3);
+        }
+        // Each key is on the primary serving its slot, and every primary got some.
+        let primaries = client.primaries();
+        assert_eq!(primaries.len(), 3);
+        let per_node: Vec<i64> = primaries.iter().map(|p| p.dbsize().unwrap()).collect();
+        assert!(
+            per_node.iter().all(|&n| n > 0),
+            "keys per primary: {per_node:?}"
+        );
+        let total = (N * 7) as i64;
+        assert_eq!(per_node.iter().sum::<i64>(), total);
+        assert_eq!(client.dbsize().unwrap(), total, "DBSIZE sums the primaries");
+        for i in (0..N).step_by(7) {
+            let key = format!("str:{i}");
+            let owner = cluster.primary_for_slot(key_slot(key.as_bytes()));
+            assert_eq!(node_client(&cluster, owner).exists(&key).unwrap(), 1);
+        }
+
+        // The client's slots are the server's.
+        let server = node_client(&cluster, 0);
+        for key in [
+            "123456789",
+            "foo",
+            "{user1000}.following",
+            "foo{}{bar}",
+            "foo{{bar}}zap",
+            "a{b}c",
+            "",
+        ] {
+            assert_eq!(
+                server.cluster_keyslot(key).unwrap(),
+                u64::from(key_slot(key.as_bytes())),
+                "slot of {key:?}"
+            );
+        }
+
+        // KEYS collects from every primary.
+        let keys: Vec<String> = client.keys("str:*").unwrap();
+        let keys: HashSet<String> = keys.into_iter().collect();
+        assert_eq!(keys, (0..N).map(|i| format!("str:{i}")).collect());
+        let all: Vec<String> = client.keys("*").unwrap();
+        assert_eq!(all.len(), N * 7);
+
+        // Hash tags put keys in one slot: multi-key commands work.
+        client
+            .mset([
+                ("{user1000}.following", "10"),
+                ("{user1000}.followers", "20"),
+                ("{user1000}.name", "ann"),
+            ])
+            .unwrap();
+        let got: Vec<Option<String>> = client
+            .mget([
+                "{user1000}.name",
+                "{user1000}.missing",
+                "{user1000}.following",
+            ])
+            .unwrap();
+        assert_eq!(got, vec![Some("ann".into()), None, Some("10".into())]);
+        client.sadd("{t}:a", ["x", "y"]).unwrap();
+        client.sadd("{t}:b", ["y", "z"]).unwrap();
+        assert_eq!(client.sunionstore("{t}:u", ["{t}:a", "{t}:b"]).unwrap(), 3);
+        assert_eq!(
+            client
+                .del(["{user1000}.following", "{user1000}.followers"])
+                .unwrap(),
+            2
+        );
+
+        // Keys in different slots: refused before sending, with the client's own error.
+        let before = client.dbsize().unwrap();
+        let cross: Vec<(&str, Result<(), Error>)> = vec![
+            ("MSET", client.mset([("foo", "1"), ("bar", "2")])),
+            (
+                "MGET",
+                client.mget::<Vec<Option<String>>>(["foo", "bar"]).map(drop),
+            ),
+            ("DEL", client.del(["foo", "bar"]).map(drop)),
+            ("RENAME", client.rename("str:1", "str:2-renamed")),
+            (
+                "SUNIONSTORE",
+                client.sunionstore("dst", ["{t}:a"]).map(drop),
+            ),
+            (
+                "EVAL",
+                client
+                    .eval::<Value>("return 1", ["foo", "bar"], [] as [&str; 0])
+                    .map(drop),
+            ),
+        ];
+        for (name, result) in cross {
+            match result {
+                Err(Error::Cluster(ClusterError::CrossSlot {
+                    command,
+                    first_slot,
+                    other_slot,
+                })) => {
+                    assert_eq!(command, name);
+                    assert_ne!(first_slot, other_slot);
+                }
+                other => panic!("{name}: expected a client-side CROSSSLOT error, got {other:?}"),
+            }
+        }
+        assert_eq!(client.dbsize().unwrap(), before, "nothing was written");
+        assert!(
+            !any_node_saw_crossslot(&cluster),
+            "a CROSSSLOT command reached a server"
+        );
+
+        // Keyless commands.
+        let pong: String = client.ping().unwrap();
+        assert_eq!(pong, "PONG");
+        let random: Option<String> = client.randomkey().unwrap();
+        assert!(random.is_some());
+        assert!(matches!(
+            cmd("SCAN").arg(0).query::<Value, _>(&client),
+            Err(Error::Cluster(ClusterError::Unsupported { .. }))
+        ));
+        let info = client.info().unwrap();
+        drop(info);
+
+        // Scripts: loaded on every primary, then run by EVALSHA on the key's node.
+        let sha: String = client
+            .script_load("return redis.call('GET', KEYS[1])")
+            .unwrap();
+        let exists: Vec<bool> = client.script_exists([sha.as_str()]).unwrap();
+        assert_eq!(exists, vec![true]);
+        for i in 0..N {
+            let v: Option<usize> = client
+                .evalsha(&sha, [format!("str:{i}")], [] as [&str; 0])
+                .unwrap();
+            assert_eq!(v, Some(i));
+        }
+        client.script_flush().unwrap();
+        let exists: Vec<bool> = client.script_exists([sha.as_str()]).unwrap();
+        assert_eq!(exists, vec![false]);
+        let script = Script::new("return redis.call('INCR', KEYS[1])");
+        for i in 0..10 {
+            let n: i64 = script
+                .invoke(&client, [format!("ctr:{i}")], [] as [&str; 0])
+                .unwrap();
+            assert_eq!(n, 2);
+        }
+
+        // FLUSHALL reaches every primary.
+        client.flushall().unwrap();
+        assert!(primaries.iter().all(|p| p.dbsize().unwrap() == 0));
+        assert_eq!(client.dbsize().unwrap(), 0);
+        let random: Option<String> = client.randomkey().unwrap();
+        assert_eq!(random, None);
+    }
+}
+
+#[test]
+fn cluster_follows_moved_after_a_slot_moves_and_ask_during_a_migration() {
+    let cluster = RedisCluster::start(3, 0);
+    let client = cluster_client(&cluster, Protocol::Resp2);
+    let primaries = cluster.primaries();
+
+    // MOVED: a slot with keys moves to another primary behind the client's back.
+    let source = primaries[0];
+    let target = primaries[1];
+    let tag = tag_served_by(&cluster, "m", source, false);
+    let slot = key_slot(tag.as_bytes());
+    let keys: Vec<String> = (0..20).map(|i| format!("{{{tag}}}:{i}")).collect();
+    for (i, key) in keys.iter().enumerate() {
+        client.set(key, i).unwrap();
+    }
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, source)));
+    let src = node_client(&cluster, source);
+    let dst = node_client(&cluster, target);
+    cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(cluster.node_id(source))
+        .execute(&dst)
+        .unwrap();
+    cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(cluster.node_id(target))
+        .execute(&src)
+        .unwrap();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    migrate(&cluster, source, target, &key_refs);
+    assign_slot(&cluster, slot, cluster.node_id(target));
+    // The client's map still names the source; the source answers MOVED.
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, source)));
+    for (i, key) in keys.iter().enumerate() {
+        let v: Option<usize> = client.get(key).unwrap();
+        assert_eq!(v, Some(i), "{key}");
+    }
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, target)));
+    client.set(format!("{{{tag}}}:new"), "x").unwrap();
+    assert_eq!(dst.exists(format!("{{{tag}}}:new")).unwrap(), 1);
+    let all: Vec<Option<String>> = client.mget(&keys).unwrap();
+    assert!(all.iter().all(Option::is_some));
+
+    // ASK: the slot is migrating and one key has already moved.
+    let source = primaries[2];
+    let target = primaries[0];
+    let tag = tag_served_by(&cluster, "a", source, false);
+    let slot = key_slot(tag.as_bytes());
+    let moved = format!("{{{tag}}}:moved");
+    let stays = format!("{{{tag}}}:stays");
+    client.set(&moved, "there").unwrap();
+    client.set(&stays, "here").unwrap();
+    let src = node_client(&cluster, source);
+    let dst = node_client(&cluster, target);
+    cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(cluster.node_id(source))
+        .execute(&dst)
+        .unwrap();
+    cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(cluster.node_id(target))
+        .execute(&src)
+        .unwrap();
+    migrate(&cluster, source, target, &[&moved]);
+    // Without ASKING the target would answer MOVED back to the source: a value means the
+    // client sent ASKING first.
+    let v: Option<String> = client.get(&moved).unwrap();
+    assert_eq!(v.as_deref(), Some("there"));
+    let v: Option<String> = client.get(&stays).unwrap();
+    assert_eq!(v.as_deref(), Some("here"));
+    // A new key in a migrating slot is created on the target (ASK, as the key is missing).
+    client.set(format!("{{{tag}}}:created"), "new").unwrap();
+    let on_target: Value = {
+        let mut conn = dst.get_connection().unwrap();
+        let raw = conn.connection();
+        raw.request(&["ASKING"]).unwrap();
+        raw.request(&["EXISTS", &format!("{{{tag}}}:created")])
+            .unwrap()
+    };
+    assert_eq!(on_target, Value::Integer(1));
+    // ASK does not change the slot map.
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, source)));
+
+    // A multi-key command over keys split by the migration: TRYAGAIN, retried a bounded
+    // number of times with backoff, then returned as it is.
+    let impatient = ClusterClient::builder_from_urls(&cluster.seed_urls()[..1])
+        .unwrap()
+        .max_retries(3)
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(40))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let result = impatient.mget::<Vec<Option<String>>>([&moved, &stays]);
+    let elapsed = started.elapsed();
+    match result {
+        Err(e) => assert_eq!(e.server_kind(), Some(ServerErrorKind::TryAgain), "{e:?}"),
+        other => panic!("expected TRYAGAIN, got {other:?}"),
+    }
+    assert!(
+        elapsed >= Duration::from_millis(15) && elapsed < Duration::from_secs(2),
+        "three backoffs took {elapsed:?}"
+    );
+
+    // The migration finishes: the client follows the MOVED, and the multi-key command runs.
+    migrate(&cluster, source, target, &[&stays]);
+    assign_slot(&cluster, slot, cluster.node_id(target));
+    let both: Vec<Option<String>> = client.mget([&moved, &stays]).unwrap();
+    assert_eq!(both, vec![Some("there".into()), Some("here".into())]);
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, target)));
+
+    // Every key is still readable and DBSIZE agrees with the nodes.
+    let total: i64 = client.primaries().iter().map(|p| p.dbsize().unwrap()).sum();
+    assert_eq!(client.dbsize().unwrap(), total);
+    assert_eq!(total, 20 + 1 + 3);
+}
+
+#[test]
+fn cluster_writes_keep_working_through_a_manual_failover() {
+    let cluster = RedisCluster::start(3, 1);
+    let client = cluster_client(&cluster, Protocol::Resp2);
+    let primary = cluster.primaries()[0];
+    let replica = cluster.replicas_of(primary)[0];
+    let tag = tag_served_by(&cluster, "f", primary, false);
+    let counter = format!("{{{tag}}}:counter");
+    let slot = key_slot(counter.as_bytes());
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, primary)));
+
+    // A writer increments the counter without pause and counts what was acknowledged and
+    // what failed (a failure may or may not have run).
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let last_ok = Arc::new(stamp::Stamp::new());
+    let writer = {
+        let (client, counter) = (client.clone(), counter.clone());
+        let (stop, acked, failed, last_ok) = (
+            Arc::clone(&stop),
+            Arc::clone(&acked),
+            Arc::clone(&failed),
+            Arc::clone(&last_ok),
+        );
+        thread::spawn(move || {
+            let mut errors = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match client.incr(&counter) {
+                    Ok(_) => {
+                        acked.fetch_add(1, Ordering::Relaxed);
+                        last_ok.set();
+                    }
+                    Err(e) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        errors.push(e.to_string());
+                        thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            }
+            errors
+        })
+    };
+    assert!(eventually(CONVERGE, || acked.load(Ordering::Relaxed) >= 50));
+
+    let started = Instant::now();
+    cmd("CLUSTER")
+        .arg("FAILOVER")
+        .execute(&node_client(&cluster, replica))
+        .expect("CLUSTER FAILOVER");
+    let promoted = eventually(CONVERGE, || {
+        node_client(&cluster, replica)
+            .role()
+            .is_ok_and(|role| matches!(role, Role::Master { .. }))
+    });
+    assert!(promoted, "the replica was not promoted");
+    // Writes succeed again within a bounded time after the promotion, and go to the new
+    // primary (through MOVED, then the refreshed map).
+    let promoted_at = Instant::now();
+    let recovered = eventually(Duration::from_secs(10), || last_ok.since(promoted_at));
+    let recovery = started.elapsed();
+    assert!(recovered, "no write succeeded within 10 s of the promotion");
+    let before = acked.load(Ordering::Relaxed);
+    assert!(eventually(Duration::from_secs(5), || {
+        acked.load(Ordering::Relaxed) >= before + 50
+    }));
+    stop.store(true, Ordering::Relaxed);
+    let errors = writer.join().expect("the writer does not panic");
+    eprintln!(
+        "manual failover: writes acknowledged again {recovery:?} after CLUSTER FAILOVER; \
+         {} acknowledged, {} failed: {errors:?}",
+        acked.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed)
+    );
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, replica)));
+
+    // No acknowledged write was lost, and none ran twice: the counter is the acknowledged
+    // count plus at most the failures whose outcome was unknown.
+    let value: i64 = client.get::<Option<i64>>(&counter).unwrap().unwrap_or(0);
+    let acked = acked.load(Ordering::Relaxed) as i64;
+    let failed = failed.load(Ordering::Relaxed) as i64;
+    assert!(
+        value >= acked && value <= acked + failed,
+        "counter {value}, acknowledged {acked}, failed {failed}"
+    );
+    assert!(cluster.wait_until_ok(CONVERGE));
+}
+
+#[test]
+fn cluster_recovers_when_a_primary_dies() {
+    let mut cluster = RedisCluster::start(3, 1);
+    let seeds = cluster.seed_urls();
+    let client = ClusterClient::builder_from_urls(&seeds)
+        .unwrap()
+        .socket_timeout(Duration::from_secs(2))
+        .connect_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let primary = cluster.primaries()[1];
+    let replica = cluster.replicas_of(primary)[0];
+    let tag = tag_served_by(&cluster, "k", primary, false);
+    let key = format!("{{{tag}}}:key");
+    let slot = key_slot(key.as_bytes());
+    client.set(&key, "before").unwrap();
+    // Wait until the replica has it, so the promoted replica serves it.
+    assert!(eventually(CONVERGE, || {
+        let replica = node_client(&cluster, replica);
+        let mut conn = replica.get_connection().unwrap();
+        conn.readonly().unwrap();
+        conn.get::<Option<String>>(&key).ok().flatten().as_deref() == Some("before")
+    }));
+    let dead = owner_of(&cluster, primary);
+    cluster.node_mut(primary).kill();
+    let killed_at = Instant::now();
+
+    // Until the replica is promoted every write fails (a refused connect is retried once
+    // after a refresh, then returned); after, they succeed without any help.
+    let mut failures = Vec::new();
+    let recovered = eventually(Duration::from_secs(30), || {
+        match client.set(&key, "after") {
+            Ok(()) => true,
+            Err(e) => {
+                assert!(
+                    e.is_connection() || e.server_kind() == Some(ServerErrorKind::ClusterDown),
+                    "unexpected error {e:?}"
+                );
+                failures.push(e.is_retryable());
+                false
+            }
+        }
+    });
+    assert!(recovered, "writes did not recover within 30 s of the kill");
+    eprintln!(
+        "primary killed: writes recovered after {:?}, {} failed attempts",
+        killed_at.elapsed(),
+        failures.len()
+    );
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, replica)));
+    let v: Option<String> = client.get(&key).unwrap();
+    assert_eq!(v.as_deref(), Some("after"));
+    // The dead node is out of the map: not among the primaries, and fan-outs skip it.
+    client.refresh_topology().unwrap();
+    let primaries: Vec<String> = client
+        .primaries()
+        .iter()
+        .map(|p| format!("{:?}", p.pool().config().address()))
+        .collect();
+    assert_eq!(primaries.len(), 3);
+    assert!(
+        !primaries
+            .iter()
+            .any(|p| p.contains(&format!("port: {}", dead.1))),
+        "{primaries:?}"
+    );
+    client.dbsize().unwrap();
+    let pong: String = client.ping().unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn cluster_discovery_errors_are_typed() {
+    // Nothing listens on the seed.
+    let port = {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    match ClusterClient::open(&[format!("redis://127.0.0.1:{port}")]) {
+        Err(Error::Cluster(ClusterError::Discovery { tried, source, .. })) => {
+            assert_eq!(tried, 1);
+            assert!(source.is_some_and(|e| e.is_connection()));
+        }
+        other => panic!("expected a discovery error, got {other:?}"),
+    }
+    // A server that is not in cluster mode.
+    let server = RedisServer::start();
+    match ClusterClient::open(&[format!("redis://127.0.0.1:{}", server.port())]) {
+        Err(Error::Cluster(ClusterError::Discovery { reason, .. })) => {
+            assert!(reason.contains("cluster"), "{reason}");
+        }
+        other => panic!("expected a discovery error, got {other:?}"),
+    }
+    // Settings a cluster cannot use.
+    assert!(matches!(
+        ClusterClient::open(&["redis://127.0.0.1:1/2"]),
+        Err(Error::Cluster(ClusterError::Config(_)))
+    ));
+    assert!(matches!(
+        ClusterClient::open(&["unix:///tmp/redis.sock"]),
+        Err(Error::Cluster(ClusterError::Config(_)))
+    ));
+    assert!(matches!(
+        ClusterClient::builder().build(),
+        Err(Error::Cluster(ClusterError::Config(_)))
+    ));
+}
+
+/// A timestamp shared between threads, without a lock crate.
+mod stamp {
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    /// The last time something happened.
+    pub(super) struct Stamp(Mutex<Option<Instant>>);
+
+    impl Stamp {
+        pub(super) fn new() -> Self {
+            Stamp(Mutex::new(None))
+        }
+
+        pub(super) fn set(&self) {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+
+        /// Whether it happened after `t`.
+        pub(super) fn since(&self, t: Instant) -> bool {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some_and(|at| at > t)
+        }
+    }
+}
