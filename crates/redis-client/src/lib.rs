@@ -1,13 +1,16 @@
 //! A blocking, thread-safe Redis client.
 //!
-//! [`Client`] is the type to start with: it is `Send + Sync + Clone`, keeps a pool of
-//! connections, and runs any command with [`cmd`]. Replies convert to the type you ask for
-//! ([`FromReply`]): `()`, integers, floats, `String`, `Vec<u8>`, `Bytes`, `Option<T>`,
-//! `Vec<T>`, maps, tuples, or the raw [`Value`].
+//! [`Client`] is the type to start with: it is `Send + Sync + Clone` and keeps a pool of
+//! connections. Every Redis command is a typed method of [`Commands`] (in the [`prelude`]);
+//! optional arguments go in option structs ([`SetOptions`]), and replies convert to the type
+//! you ask for ([`FromReply`]): `()`, integers, floats, `String`, `Vec<u8>`, [`Bytes`],
+//! `Option<T>`, `Vec<T>`, maps, tuples, structured replies ([`replies`]) or the raw [`Value`].
+//! Anything else goes through [`cmd`].
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use redis_client::{Client, cmd};
+//! use redis_client::prelude::*;
+//! use redis_client::{Client, SetOptions};
 //!
 //! let client = Client::builder()
 //!     .host("127.0.0.1")
@@ -15,11 +18,23 @@
 //!     .socket_timeout(Duration::from_secs(1))
 //!     .max_connections(16)
 //!     .build();
-//! cmd("SET").arg("counter").arg(41).execute(&client)?;
-//! let n: i64 = cmd("INCR").arg("counter").query(&client)?;
-//! assert_eq!(n, 42);
+//! client.set("counter", 41)?;
+//! assert_eq!(client.incr("counter")?, 42);
+//! let name: Option<String> = client.get("name")?;
+//! let created: Option<()> = client.set_with("session", "token", &SetOptions::new().ex(60).nx())?;
+//!
+//! // Pipelines and transactions, publish/subscribe, scripts, locks, scan iterators:
+//! let (ok, n): ((), i64) = client.pipeline().set("a", 1).incr("a").query()?;
+//! for key in client.scan_iter::<String>(Default::default()) {
+//!     let _ = key?;
+//! }
+//! # let _ = (name, ok, n, created);
 //! # Ok::<(), redis_client::Error>(())
 //! ```
+//!
+//! [`Pipeline`], [`Client::transaction`], [`PubSub`], [`Monitor`], [`Script`], [`Lock`] and
+//! [`ClusterClient`] cover the rest of redis-py's features; `docs/migrating-from-redis-py.md`
+//! maps them one by one.
 //!
 //! # Safety under faults
 //!
@@ -32,8 +47,8 @@
 //! # Layers
 //!
 //! The crate re-exports the layers it is built on: [`proto`] (`resp-proto`, the codec),
-//! [`conn`] (`redis-conn`, connections and configuration), [`pool`] (`redis-pool`) and
-//! [`commands`] (`redis-commands`).
+//! [`conn`] (`redis-conn`, connections and configuration), [`pool`] (`redis-pool`),
+//! [`commands`] (`redis-commands`) and [`ext`] (`redis-ext`).
 
 mod client;
 mod cluster;
