@@ -12,11 +12,21 @@
 //! * `codegen [--check]`: writes the typed command methods of `redis-commands` from the vendored
 //!   Redis command specification (`--check` fails when the checked-in code is stale).
 //!
+//! * `bench [--charts-only]`: runs the benchmarks of `redis-bench` (the scripts behind the
+//!   tables of `docs/benchmarks.md`) and draws `docs/charts/*.svg` from their results
+//!   (`--charts-only`: from the results already on disk, running nothing).
+//!
+//! * `release <VERSION> [--dry]`: bumps the workspace version, dates the changelog's Unreleased
+//!   section, checks that the docs build and runs `cargo publish --dry-run` for every crate in
+//!   dependency order. It never publishes.
+//!
 //! xtask depends on the standard library and serde_json only, so it builds in seconds.
 
+mod bench;
 mod codegen;
 mod demo;
 mod provision;
+mod release;
 
 use std::env;
 use std::process::{Command, ExitCode};
@@ -29,6 +39,8 @@ fn main() -> ExitCode {
         Some("test") => test(&rest),
         Some("demo") => demo::run(&rest),
         Some("codegen") => codegen::run(&rest),
+        Some("bench") => bench::run(&rest),
+        Some("release") => release::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
@@ -55,6 +67,13 @@ commands:
   codegen [--check]
                    write the typed command methods of redis-commands from its spec/ (with
                    --check, fail when the checked-in code is stale)
+  bench [--charts-only] [--codec | --client] [--runs N] [-- FILTER...]
+                   run the benchmarks (crates/redis-bench/run.sh, run-client.sh) and write
+                   docs/charts/*.svg; --charts-only: from existing results, running nothing
+  release <VERSION> [--dry]
+                   bump the workspace version, date CHANGELOG.md's Unreleased section, check
+                   the docs, `cargo publish --dry-run` every crate in dependency order (never
+                   publishes; --dry: only print what would change)
 ";
 
 /// `cargo xtask test`: provision, then `cargo test --workspace --locked`.

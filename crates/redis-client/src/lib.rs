@@ -50,6 +50,8 @@
 //! [`conn`] (`redis-conn`, connections and configuration), [`pool`] (`redis-pool`),
 //! [`commands`] (`redis-commands`) and [`ext`] (`redis-ext`).
 
+#![deny(missing_docs)]
+
 mod client;
 mod cluster;
 mod error;

@@ -18,6 +18,8 @@
 //! # Ok::<(), redis_commands::ConversionError>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod arg;
 mod bitfield;
 mod cmd;

@@ -18,6 +18,8 @@
 //! # Ok::<(), redis_conn::ConfigError>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod config;
 mod connection;
 mod error;

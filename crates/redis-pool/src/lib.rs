@@ -32,6 +32,8 @@
 //!   database, or was left inside MULTI, WATCH or SUBSCRIBE) is closed instead.
 //! * No lock is held across I/O or user code, and the pool runs no background thread.
 
+#![deny(missing_docs)]
+
 mod pool;
 
 pub use pool::{
