@@ -68,6 +68,8 @@ pub use crate::pipeline::{Pipeline, RetryPolicy, WatchedPipeline};
 pub use crate::pubsub::{
     ErrorHandler, Handler, Listen, Message, MessageKind, PubSub, PubSubWorker,
 };
+/// The byte-string type of replies and messages (from the `bytes` crate).
+pub use bytes::Bytes;
 pub use redis_commands::{
     ArgumentError, BitfieldOps, BitfieldOverflow, Cmd, Commands, ConversionError, FromReply,
     PipelineCommands, Runner, ToArg, ToArgs, build, cmd, replies,
@@ -76,8 +78,6 @@ pub use redis_commands::{
 pub use redis_commands::{enums::*, options::*};
 pub use redis_conn::{ServerError, ServerErrorKind, TlsConfig};
 pub use resp_proto::{Protocol, Value};
-/// The byte-string type of replies and messages (from the `bytes` crate).
-pub use bytes::Bytes;
 
 /// The RESP codec (`resp-proto`).
 pub use resp_proto as proto;

@@ -66,7 +66,6 @@
 //! None. The crate depends on `bytes` and `memchr`, both without their `std` features.
 
 #![deny(missing_docs)]
-
 #![no_std]
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
