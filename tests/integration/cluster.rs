@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use redis_client::replies::Role;
 use redis_client::{
-    Client, ClusterClient, ClusterError, Commands, Error, Protocol, Script, ServerErrorKind, Value,
-    cmd, key_slot,
+    Client, ClusterClient, ClusterError, Commands, Error, PipelineCommands, Protocol, ReadFrom,
+    ScanOptions, Script, ServerErrorKind, Value, cmd, key_slot,
 };
 use tests::{RedisCluster, RedisServer, eventually};
 
@@ -598,6 +598,386 @@ fn cluster_discovery_errors_are_typed() {
         ClusterClient::builder().build(),
         Err(Error::Cluster(ClusterError::Config(_)))
     ));
+}
+
+/// Starts moving `slot` from node `source` to node `target` (IMPORTING, then MIGRATING).
+fn start_migration(cluster: &RedisCluster, slot: u16, source: usize, target: usize) {
+    cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(cluster.node_id(source))
+        .execute(&node_client(cluster, target))
+        .expect("SETSLOT IMPORTING");
+    cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(cluster.node_id(target))
+        .execute(&node_client(cluster, source))
+        .expect("SETSLOT MIGRATING");
+}
+
+/// Moves every key of `keys` (all in one slot) from `source` to `target` and gives the slot
+/// to `target`, behind the cluster client's back.
+fn move_slot(cluster: &RedisCluster, slot: u16, source: usize, target: usize, keys: &[&str]) {
+    start_migration(cluster, slot, source, target);
+    if !keys.is_empty() {
+        migrate(cluster, source, target, keys);
+    }
+    assign_slot(cluster, slot, cluster.node_id(target));
+}
+
+/// `calls` of `cmdstat_<name>` in node `i`'s `INFO commandstats` (0 when never called).
+fn calls(cluster: &RedisCluster, i: usize, name: &str) -> u64 {
+    let text: String = cmd("INFO")
+        .arg("commandstats")
+        .query(&node_client(cluster, i))
+        .expect("INFO commandstats");
+    let prefix = format!("cmdstat_{name}:calls=");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn cluster_pipelines_and_transactions_split_by_node_and_follow_redirects() {
+    let cluster = RedisCluster::start(3, 0);
+    let client = cluster_client(&cluster, Protocol::Resp3);
+    let primaries = cluster.primaries();
+
+    // A plain pipeline over keys on every primary: replies in the caller's order.
+    const N: usize = 90;
+    let mut pipe = client.pipeline();
+    for i in 0..N {
+        pipe.set(format!("p:{i}"), i).incr(format!("c:{i}"));
+    }
+    let replies: Vec<Value> = pipe.query().unwrap();
+    assert_eq!(replies.len(), 2 * N);
+    let slots: HashSet<usize> = (0..N)
+        .map(|i| cluster.primary_for_slot(key_slot(format!("p:{i}").as_bytes())))
+        .collect();
+    assert_eq!(slots.len(), 3, "the keys span every primary");
+    let mut pipe = client.pipeline();
+    for i in 0..N {
+        pipe.get(format!("p:{i}"))
+            .incrby(format!("c:{i}"), i as i64);
+    }
+    let back: Vec<i64> = pipe.query().unwrap();
+    for i in 0..N {
+        assert_eq!(back[2 * i], i as i64, "p:{i}");
+        assert_eq!(back[2 * i + 1], 1 + i as i64, "c:{i}");
+    }
+    // Per-command results; keyless commands go to a primary; the failed command is named.
+    let results = client
+        .pipeline()
+        .incr("p:1")
+        .hget("p:2", "f")
+        .cmd("ECHO")
+        .arg("hi")
+        .get("p:3")
+        .execute()
+        .unwrap();
+    assert_eq!(results.len(), 4);
+    assert_eq!(*results[0].as_ref().unwrap(), Value::Integer(2));
+    assert_eq!(
+        results[1].as_ref().unwrap_err().server_kind(),
+        Some(ServerErrorKind::WrongType)
+    );
+    assert!(matches!(&results[2], Ok(Value::BulkString(b)) if &b[..] == b"hi"));
+    assert!(results[3].is_ok());
+    match client
+        .pipeline()
+        .get("p:1")
+        .hget("p:2", "f")
+        .query::<Vec<Value>>()
+    {
+        Err(Error::Pipeline { index, command, .. }) => {
+            assert_eq!((index, command.as_str()), (1, "HGET"));
+        }
+        other => panic!("expected a pipeline error, got {other:?}"),
+    }
+    assert!(client.pipeline().execute().unwrap().is_empty());
+    // Fan-out commands cannot be pipelined; nothing is sent.
+    assert!(matches!(
+        client.pipeline().set("never:1", 1).dbsize().execute(),
+        Err(Error::Cluster(ClusterError::Unsupported { .. }))
+    ));
+    assert_eq!(client.exists(["never:1"]).unwrap(), 0);
+    // So can commands that change the connection's state.
+    for state in ["MULTI", "READONLY"] {
+        assert!(matches!(
+            client.pipeline().set("never:1", 1).cmd(state).execute(),
+            Err(Error::Cluster(ClusterError::Unsupported { .. }))
+        ));
+    }
+    assert_eq!(client.exists(["never:1"]).unwrap(), 0);
+
+    // Transactions: one slot only, refused before sending otherwise.
+    match client
+        .pipeline()
+        .transaction(true)
+        .set("never:2", 1)
+        .set("never:3", 1)
+        .execute()
+    {
+        Err(Error::Cluster(ClusterError::CrossSlot { .. })) => {}
+        other => panic!("expected CROSSSLOT, got {other:?}"),
+    }
+    assert_eq!(client.exists(["never:2"]).unwrap(), 0);
+    let (a, b, echo): (i64, i64, String) = client
+        .pipeline()
+        .transaction(true)
+        .incr("{t}:a")
+        .incrby("{t}:b", 5)
+        .cmd("ECHO")
+        .arg("x")
+        .query()
+        .unwrap();
+    assert_eq!((a, b, echo.as_str()), (1, 5, "x"));
+
+    // MOVED inside a pipeline: the slot of some keys moves behind the client's back; those
+    // commands alone are sent again, and no reply is misattributed.
+    let (source, target) = (primaries[0], primaries[1]);
+    let tag = tag_served_by(&cluster, "pm", source, false);
+    let slot = key_slot(tag.as_bytes());
+    let keys: Vec<String> = (0..10).map(|i| format!("{{{tag}}}:{i}")).collect();
+    let other = format!("{{{}}}:x", tag_served_by(&cluster, "po", source, true));
+    for (i, key) in keys.iter().enumerate() {
+        client.set(key, i).unwrap();
+    }
+    client.set(&other, "other").unwrap();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    move_slot(&cluster, slot, source, target, &key_refs);
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, source)));
+    let mut pipe = client.pipeline();
+    for key in &keys {
+        pipe.get(key);
+        pipe.get(&other);
+    }
+    let got: Vec<String> = pipe.query().unwrap();
+    for (i, _) in keys.iter().enumerate() {
+        assert_eq!(got[2 * i], i.to_string());
+        assert_eq!(got[2 * i + 1], "other");
+    }
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, target)));
+
+    // MOVED inside a transaction (EXECABORT, nothing ran): sent again to the new owner.
+    let tag = tag_served_by(&cluster, "tm", source, false);
+    let slot = key_slot(tag.as_bytes());
+    let counter = format!("{{{tag}}}:n");
+    client.set(&counter, 10).unwrap();
+    move_slot(&cluster, slot, source, target, &[&counter]);
+    let (n, m): (i64, i64) = client
+        .pipeline()
+        .transaction(true)
+        .incr(&counter)
+        .incr(&counter)
+        .query()
+        .unwrap();
+    assert_eq!((n, m), (11, 12), "the transaction ran once");
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, target)));
+
+    // WATCH transactions: on the slot's owner, again after a MOVED on WATCH.
+    let tag = tag_served_by(&cluster, "wm", source, false);
+    let slot = key_slot(tag.as_bytes());
+    let (seq, log) = (format!("{{{tag}}}:seq"), format!("{{{tag}}}:log"));
+    let mut runs = 0;
+    let next = client
+        .transaction([&seq, &log], |pipe| {
+            runs += 1;
+            let current: i64 = pipe.get::<Option<i64>>(&seq)?.unwrap_or(0);
+            pipe.multi()
+                .set(&seq, current + 1)
+                .rpush(&log, [current + 1]);
+            Ok(current + 1)
+        })
+        .unwrap();
+    assert_eq!((next, runs), (1, 1));
+    move_slot(&cluster, slot, source, target, &[&seq, &log]);
+    let mut runs = 0;
+    let next = client
+        .transaction([&seq, &log], |pipe| {
+            runs += 1;
+            let current: i64 = pipe.get::<Option<i64>>(&seq)?.unwrap_or(0);
+            pipe.multi()
+                .set(&seq, current + 1)
+                .rpush(&log, [current + 1]);
+            Ok(current + 1)
+        })
+        .unwrap();
+    assert_eq!(next, 2);
+    assert_eq!(runs, 1, "WATCH answered MOVED before the closure ran");
+    assert_eq!(client.llen(&log).unwrap(), 2);
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, target)));
+    // A watched-key conflict is retried by the node's transaction loop.
+    let mut runs = 0;
+    let next = client
+        .transaction([&seq], |pipe| {
+            runs += 1;
+            let current: i64 = pipe.get::<Option<i64>>(&seq)?.unwrap_or(0);
+            if runs == 1 {
+                // Someone else writes between the read and EXEC.
+                client.set(&seq, 100).unwrap();
+            }
+            pipe.multi().set(&seq, current + 1);
+            Ok(current + 1)
+        })
+        .unwrap();
+    assert_eq!((next, runs), (101, 2));
+    match client.transaction(["a", "b"], |_pipe| Ok(())) {
+        Err(Error::Cluster(ClusterError::CrossSlot { .. })) => {}
+        other => panic!("expected CROSSSLOT, got {other:?}"),
+    }
+
+    // ASK inside a pipeline: the slot is migrating and one key already moved.
+    let (source, target) = (primaries[2], primaries[0]);
+    let tag = tag_served_by(&cluster, "pa", source, false);
+    let slot = key_slot(tag.as_bytes());
+    let (moved, stays) = (format!("{{{tag}}}:moved"), format!("{{{tag}}}:stays"));
+    client.set(&moved, "there").unwrap();
+    client.set(&stays, "here").unwrap();
+    start_migration(&cluster, slot, source, target);
+    migrate(&cluster, source, target, &[&moved]);
+    let got: (String, String, String) = client
+        .pipeline()
+        .get(&moved)
+        .get(&stays)
+        .get(&other)
+        .query()
+        .unwrap();
+    assert_eq!(got, ("there".into(), "here".into(), "other".into()));
+    assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, source)));
+    migrate(&cluster, source, target, &[&stays]);
+    assign_slot(&cluster, slot, cluster.node_id(target));
+}
+
+#[test]
+fn cluster_reads_from_replicas_and_scans_every_primary() {
+    let mut cluster = RedisCluster::start(3, 1);
+    let client = cluster_client(&cluster, Protocol::Resp2);
+
+    // A cluster-wide scan: every key of every primary, each node with its own cursor.
+    let mut written = HashSet::new();
+    for i in 0..300 {
+        let key = format!("scan:{i}");
+        client.set(&key, i).unwrap();
+        written.insert(key);
+    }
+    client.set("other:1", 1).unwrap();
+    let scanned: HashSet<String> = client
+        .scan_iter(ScanOptions::new().pattern("scan:*").count(20))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(scanned, written);
+    let per_node: Vec<i64> = client
+        .primaries()
+        .iter()
+        .map(|p| p.dbsize().unwrap())
+        .collect();
+    assert!(per_node.iter().all(|&n| n > 0), "{per_node:?}");
+    let all: Vec<String> = client
+        .scan_iter(ScanOptions::new())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(all.len() >= 301);
+    let mut iter = client.scan_iter::<String>(ScanOptions::new().pattern("other:*"));
+    assert_eq!(iter.progress(), (0, 3));
+    assert_eq!(iter.next().transpose().unwrap().as_deref(), Some("other:1"));
+    assert!(iter.next().is_none());
+    assert_eq!(iter.progress(), (3, 3));
+    // The SCAN command itself still refuses, and points to the iterator.
+    assert!(matches!(
+        client.scan::<(u64, Vec<String>)>(0),
+        Err(Error::Cluster(ClusterError::Unsupported { .. }))
+    ));
+
+    // Reads from replicas: the writes are replicated first (WAIT on every primary).
+    let key = "replica:key";
+    client.set(key, "v").unwrap();
+    client.hset("replica:hash", [("f", "1")]).unwrap();
+    assert_eq!(client.wait(1, 5_000).unwrap(), 1);
+    let owner = cluster.primary_for_slot(key_slot(key.as_bytes()));
+    let replica = cluster.replicas_of(owner)[0];
+    let replicas_client = ClusterClient::builder_from_urls(&cluster.seed_urls()[..1])
+        .unwrap()
+        .read_from(ReadFrom::PreferReplica)
+        .socket_timeout(Duration::from_secs(15))
+        .build()
+        .unwrap();
+    client.config_resetstat().unwrap();
+    for _ in 0..10 {
+        let v: Option<String> = replicas_client.get(key).unwrap();
+        assert_eq!(v.as_deref(), Some("v"));
+    }
+    assert_eq!(calls(&cluster, replica, "get"), 10);
+    assert_eq!(calls(&cluster, owner, "get"), 0);
+    assert!(calls(&cluster, replica, "readonly") >= 1);
+    // Writes still go to the primary.
+    replicas_client.set(key, "w").unwrap();
+    // (The replica also counts the SET, replicated from its primary.)
+    assert_eq!(calls(&cluster, owner, "set"), 1);
+    let h: Option<String> = replicas_client.hget("replica:hash", "f").unwrap();
+    assert_eq!(h.as_deref(), Some("1"));
+
+    // Round robin: the primary and its replica in turn.
+    let round_robin = ClusterClient::builder_from_urls(&cluster.seed_urls()[..1])
+        .unwrap()
+        .read_from(ReadFrom::RoundRobin)
+        .build()
+        .unwrap();
+    client.config_resetstat().unwrap();
+    for _ in 0..10 {
+        let _: Option<String> = round_robin.get(key).unwrap();
+    }
+    assert_eq!(calls(&cluster, owner, "get"), 5);
+    assert_eq!(calls(&cluster, replica, "get"), 5);
+
+    // The default reads from primaries only.
+    client.config_resetstat().unwrap();
+    let _: Option<String> = client.get(key).unwrap();
+    assert_eq!(calls(&cluster, replica, "get"), 0);
+
+    // A replica whose shard no longer serves the slot answers MOVED: the read goes to the
+    // primary path, which follows the MOVED to the new owner.
+    let tag = tag_served_by(&cluster, "rm", owner, false);
+    let moving = format!("{{{tag}}}:k");
+    client.set(&moving, "moved").unwrap();
+    assert_eq!(client.wait(1, 5_000).unwrap(), 1);
+    let v: Option<String> = replicas_client.get(&moving).unwrap();
+    assert_eq!(v.as_deref(), Some("moved"));
+    let new_owner = *cluster.primaries().iter().find(|&&p| p != owner).unwrap();
+    let slot = key_slot(tag.as_bytes());
+    move_slot(&cluster, slot, owner, new_owner, &[&moving]);
+    let replica_node = node_client(&cluster, replica);
+    assert!(
+        eventually(CONVERGE, || {
+            let mut conn = replica_node.get_connection().unwrap();
+            let raw = conn.connection();
+            raw.request(&["READONLY"]).unwrap();
+            matches!(raw.request(&["GET", &moving]), Err(e) if e.to_string().contains("MOVED"))
+        }),
+        "the replica learns that the slot moved"
+    );
+    client.config_resetstat().unwrap();
+    let v: Option<String> = replicas_client.get(&moving).unwrap();
+    assert_eq!(v.as_deref(), Some("moved"));
+    assert_eq!(calls(&cluster, new_owner, "get"), 1);
+    assert_eq!(
+        calls(&cluster, replica, "get"),
+        0,
+        "refused GETs are not counted"
+    );
+
+    // A replica that is down: the read goes to the primary.
+    cluster.node_mut(replica).kill();
+    for _ in 0..3 {
+        let v: Option<String> = replicas_client.get(key).unwrap();
+        assert_eq!(v.as_deref(), Some("w"));
+    }
+    assert!(calls(&cluster, owner, "get") >= 3);
 }
 
 /// A timestamp shared between threads, without a lock crate.

@@ -18,5 +18,6 @@ mod pubsub;
 mod resp_live;
 mod scan_scripts;
 mod secrets;
+mod sentinel;
 mod tls;
 mod transactions;

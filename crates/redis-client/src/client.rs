@@ -31,6 +31,9 @@ use crate::error::Error;
 #[derive(Debug, Clone)]
 pub struct Client {
     pool: Pool,
+    /// Whether a READONLY reply closes every pooled connection (see
+    /// [`Client::clear_pool_on_readonly`]).
+    clear_on_readonly: bool,
 }
 
 /// Commands that change the state of the connection they run on. On a pooled connection they
@@ -71,6 +74,7 @@ impl Client {
         }
         Ok(Client {
             pool: Pool::new(config, options),
+            clear_on_readonly: false,
         })
     }
 
@@ -97,7 +101,21 @@ impl Client {
 
     /// A client on an existing pool (shared with other clients).
     pub fn from_pool(pool: Pool) -> Client {
-        Client { pool }
+        Client {
+            pool,
+            clear_on_readonly: false,
+        }
+    }
+
+    /// With `true`, a command answered `-READONLY` closes every connection of the pool (idle
+    /// ones at once, checked-out ones when they come back), so that the next commands use
+    /// new connections: right when the server behind the pool can be demoted by a failover
+    /// (Sentinel, or a name that a managed service moves to the new master). The command
+    /// did not run, and the error is returned as is. On for the clients made by
+    /// [`Client::sentinel_master`] and [`Client::sentinel_replica`], off otherwise.
+    pub fn clear_pool_on_readonly(mut self, clear: bool) -> Client {
+        self.clear_on_readonly = clear;
+        self
     }
 
     /// The pool this client uses.
@@ -121,16 +139,54 @@ impl Client {
     fn run_pooled(&self, cmd: &Cmd) -> Result<Value, Error> {
         check(cmd)?;
         let mut conn = self.pool.get()?;
-        match run_on(&mut conn, cmd) {
+        let result = match run_on(&mut conn, cmd) {
             Err(Error::Connection(e)) if e.is_timeout() && conn.config().retry_on_timeout() => {
                 // redis-py's retry_on_timeout: once more on a fresh connection. The command
                 // may run twice; the option's documentation says so.
                 drop(conn);
-                let mut conn = self.pool.get()?;
+                conn = self.pool.get()?;
                 run_on(&mut conn, cmd)
             }
             result => result,
+        };
+        self.after_failure(&mut conn, &result);
+        result
+    }
+
+    /// With [`Client::clear_pool_on_readonly`], `-READONLY` means the server was demoted: every
+    /// connection of the pool is closed (idle ones now, checked-out ones when they come
+    /// back), so the next ones are opened afresh; a Sentinel pool re-resolves and verifies
+    /// each. The command did not run.
+    fn after_failure(&self, conn: &mut PooledConnection, result: &Result<Value, Error>) {
+        if self.clear_on_readonly
+            && let Err(e) = result
+            && e.server_kind() == Some(redis_conn::ServerErrorKind::ReadOnly)
+        {
+            conn.mark_dirty();
+            self.pool.clear();
         }
+    }
+
+    /// A client for the master that Sentinel monitors as `name`: every new connection is
+    /// found through the Sentinels and verified with ROLE, and the client follows failovers
+    /// (see [`Sentinel`](redis_ext::sentinel::Sentinel)). `config` holds the data nodes'
+    /// settings (credentials, TLS, database, timeouts; its address is ignored).
+    pub fn sentinel_master(
+        sentinel: &redis_ext::sentinel::Sentinel,
+        name: &str,
+        config: &ConnectionConfig,
+    ) -> Client {
+        Client::from_pool(sentinel.master_for(name, config)).clear_pool_on_readonly(true)
+    }
+
+    /// A client for the replicas of the master Sentinel monitors as `name`, round robin, with
+    /// the master as the fallback; `config` as for [`Client::sentinel_master`].
+    pub fn sentinel_replica(
+        sentinel: &redis_ext::sentinel::Sentinel,
+        name: &str,
+        config: &ConnectionConfig,
+    ) -> Client {
+        Client::from_pool(sentinel.replica_for(name, config)).clear_pool_on_readonly(true)
     }
 }
 
@@ -432,6 +488,7 @@ impl ClientBuilder {
     /// The client. Nothing is connected until the first command.
     pub fn build(self) -> Client {
         Client {
+            clear_on_readonly: false,
             pool: Pool::new(self.config.build(), self.options),
         }
     }

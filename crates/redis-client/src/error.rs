@@ -3,6 +3,7 @@
 use redis_commands::{ArgumentError, ConversionError};
 use redis_conn::{ConfigError, Phase, ServerError, ServerErrorKind};
 use redis_ext::LockError;
+use redis_ext::sentinel::SentinelError;
 
 /// Everything that can go wrong, with predicates for the decisions a caller makes.
 ///
@@ -39,6 +40,11 @@ pub enum Error {
     /// The reply does not have the shape of the requested type. The connection is fine.
     #[error(transparent)]
     Conversion(#[from] ConversionError),
+    /// Sentinel could not name a usable server: no Sentinel answered, none knows the master
+    /// (or all report it down), or neither a replica nor the master could serve a replica
+    /// client ([`SentinelError`]). Nothing was sent to a data node.
+    #[error(transparent)]
+    Sentinel(SentinelError),
     /// A lock was not acquired in time, or is no longer owned ([`LockError`]).
     #[error(transparent)]
     Lock(LockError),
@@ -94,7 +100,7 @@ impl Error {
 
     /// Whether the connection failed (as opposed to the server answering with an error).
     pub fn is_connection(&self) -> bool {
-        matches!(self, Error::Connection(_))
+        matches!(self, Error::Connection(_) | Error::Sentinel(_))
     }
 
     /// Whether trying the same request again later can succeed without running it twice: the
@@ -110,6 +116,8 @@ impl Error {
             ),
             // A pool `Connect` error is converted to `Error::Connection` (see `From`).
             Error::Pool(_) => true,
+            // Discovery failed before anything was sent to a data node.
+            Error::Sentinel(_) => true,
             Error::Server(e) => matches!(
                 e.kind(),
                 ServerErrorKind::Loading
@@ -138,6 +146,11 @@ impl Error {
 
 impl From<redis_conn::Error> for Error {
     fn from(e: redis_conn::Error) -> Self {
+        // A Sentinel pool's connector reports discovery failures inside a connect error.
+        let e = match SentinelError::extract(e) {
+            Ok(sentinel) => return Error::Sentinel(sentinel),
+            Err(e) => e,
+        };
         match e {
             redis_conn::Error::Config(e) => Error::Config(e),
             redis_conn::Error::Server(e) => Error::Server(e),
@@ -159,6 +172,16 @@ impl From<redis_pool::Error> for Error {
 impl From<ArgumentError> for Error {
     fn from(e: ArgumentError) -> Self {
         Error::InvalidRequest(e.to_string())
+    }
+}
+
+impl From<SentinelError> for Error {
+    fn from(e: SentinelError) -> Self {
+        match e {
+            // The data node's own failure (refused, timeout, AUTH, TLS) keeps its kind.
+            SentinelError::Node { source, .. } => Error::from(source),
+            other => Error::Sentinel(other),
+        }
     }
 }
 

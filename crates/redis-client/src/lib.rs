@@ -62,6 +62,7 @@ mod pubsub;
 
 pub use crate::client::{Client, ClientBuilder, DedicatedConnection};
 pub use crate::cluster::{ClusterClient, ClusterClientBuilder, ClusterError, key_slot};
+pub use crate::cluster::{ClusterPipeline, ClusterScanIter, ReadFrom};
 pub use crate::error::Error;
 pub use crate::monitor::{Monitor, MonitorEvent, MonitorSource};
 pub use crate::pipeline::{Pipeline, RetryPolicy, WatchedPipeline};
@@ -99,6 +100,8 @@ pub mod prelude {
 }
 
 pub use redis_ext::{Lock, LockError, LockGuard, LockOptions, ScanExt, ScanIter, Script, Token};
+/// Sentinel discovery and the pools that follow failovers (`redis_ext::sentinel`).
+pub use redis_ext::sentinel::{NodeAddr, Sentinel, SentinelError, SentinelOptions};
 
 /// Locks, scripts, Sentinel and scan iterators (`redis-ext`).
 pub use redis_ext as ext;

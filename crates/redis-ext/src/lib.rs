@@ -27,6 +27,7 @@ mod error;
 mod lock;
 mod scan;
 mod script;
+pub mod sentinel;
 mod token;
 
 pub use crate::error::{ExtError, LockError};

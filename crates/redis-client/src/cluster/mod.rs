@@ -3,7 +3,10 @@
 //! at the crate root).
 
 mod error;
+mod pipeline;
+mod replicas;
 mod route;
+mod scan;
 mod slots;
 mod topology;
 
@@ -11,7 +14,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
@@ -28,6 +31,9 @@ use crate::client::{Client, check, run_raw};
 use crate::error::Error;
 
 pub use self::error::ClusterError;
+pub use self::pipeline::ClusterPipeline;
+pub use self::replicas::ReadFrom;
+pub use self::scan::ClusterScanIter;
 pub use self::slots::key_slot;
 
 use self::route::{Combine, Route, Targets, changes_state, command_name};
@@ -82,15 +88,16 @@ use self::topology::{Node, NodeAddr, Topology, layout_from_shards, layout_from_s
 /// | SLOWLOG GET | every node | the entries of all, concatenated |
 /// | RANDOMKEY | the primaries in random order, until one has a key | that key, or nil |
 /// | CLUSTER COUNTKEYSINSLOT, CLUSTER GETKEYSINSLOT | the primary serving the slot argument | the node's reply |
-/// | SCAN | nowhere | [`ClusterError::Unsupported`]: a cursor belongs to one node; scan each of [`ClusterClient::primaries`] |
+/// | SCAN | nowhere | [`ClusterError::Unsupported`]: a cursor belongs to one node; use [`ClusterClient::scan_iter`] (every primary in turn), or scan each of [`ClusterClient::primaries`] |
 /// | every other command without keys (INFO, CONFIG GET, TIME, PUBLISH, CLUSTER INFO/NODES/SHARDS, FUNCTION LIST, EVAL with no key, ...) | a random primary | the node's reply |
 /// | a command the specification does not know (a module's) | a random primary; if it has keys, that node's MOVED reply leads to the right one | the node's reply |
 /// | commands that change connection state (CLIENT ..., MULTI, WATCH, SUBSCRIBE, ...) | as above; the connection is closed afterwards, as with [`Client`] | the node's reply |
 ///
 /// A fan-out runs on the nodes one after the other. When a node fails, the others still run
 /// the command and the first failure is returned (the command may have run on the other
-/// nodes). SCRIPT LOAD goes to the primaries only: replicas serve no reads yet, and after a
-/// failover the [`Script`](crate::Script) helper reloads a script a new primary lacks.
+/// nodes). SCRIPT LOAD goes to the primaries only: replicas serve no EVALSHA (see the
+/// read-only list below), and after a failover the [`Script`](crate::Script) helper reloads
+/// a script a new primary lacks.
 ///
 /// Commands meant for one particular node (INFO of a given node, CLUSTER SETSLOT, ...) run
 /// through [`ClusterClient::primaries`] or [`ClusterClient::client_for_slot`], which give a
@@ -138,10 +145,34 @@ use self::topology::{Node, NodeAddr, Topology, layout_from_shards, layout_from_s
 /// by the old primary but not yet replicated can be lost by Redis itself (asynchronous
 /// replication); use WAIT where that matters.
 ///
+/// # Reads from replicas
+///
+/// With [`ClusterClientBuilder::read_from`] set to [`ReadFrom::PreferReplica`] or
+/// [`ReadFrom::RoundRobin`], the read-only commands below go to a replica of the slot's shard
+/// (on connections that sent `READONLY`); every other command goes to the primary. A replica
+/// that cannot be reached, or that refuses the read (MOVED, LOADING, MASTERDOWN, TRYAGAIN,
+/// CLUSTERDOWN: it did not run it), hands the read to the primary. The read-only commands
+/// are a fixed list (the specification's flags are not available at run time): GET, MGET,
+/// EXISTS, STRLEN, GETRANGE, SUBSTR, GETBIT, BITCOUNT, BITPOS, BITFIELD_RO, LCS, HGET,
+/// HGETALL, HMGET, HKEYS, HVALS, HLEN, HEXISTS, HSTRLEN, HRANDFIELD, HSCAN, LRANGE, LLEN,
+/// LINDEX, LPOS, SMEMBERS, SISMEMBER, SMISMEMBER, SCARD, SRANDMEMBER, SDIFF, SINTER,
+/// SINTERCARD, SUNION, SSCAN, ZRANGE, ZRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGE,
+/// ZREVRANGEBYSCORE, ZREVRANGEBYLEX, ZSCORE, ZMSCORE, ZCARD, ZCOUNT, ZLEXCOUNT, ZRANK,
+/// ZREVRANK, ZRANDMEMBER, ZDIFF, ZINTER, ZUNION, ZINTERCARD, ZSCAN, XRANGE, XREVRANGE, XLEN,
+/// GEOPOS, GEODIST, GEOHASH, GEOSEARCH, GEORADIUS_RO, GEORADIUSBYMEMBER_RO, TTL, PTTL,
+/// EXPIRETIME, PEXPIRETIME, TYPE, DUMP, SORT_RO, EVAL_RO, FCALL_RO (not EVALSHA_RO: SCRIPT
+/// LOAD reaches the primaries only, so a replica may not know the script).
+///
+/// # Pipelines, transactions, scans
+///
+/// [`ClusterClient::pipeline`] splits a pipeline by node and puts the replies back in order,
+/// or runs a MULTI/EXEC transaction on one slot ([`ClusterPipeline`]);
+/// [`ClusterClient::transaction`] runs a WATCH transaction on one slot's primary, again after
+/// a MOVED; [`ClusterClient::scan_iter`] scans every primary in turn.
+///
 /// # Not yet
 ///
-/// Pipelines and transactions, pub/sub, reads from replicas and a cluster-wide scan are not
-/// implemented by the cluster client yet (issue 7).
+/// Pub/sub (global and sharded) is not implemented by the cluster client yet (issue 7).
 #[derive(Clone)]
 pub struct ClusterClient {
     inner: Arc<Inner>,
@@ -157,10 +188,13 @@ struct Inner {
     /// Set when the map is known or suspected to be out of date.
     stale: AtomicBool,
     refresh: Mutex<RefreshState>,
+    /// The turn counter of [`ReadFrom::RoundRobin`].
+    read_turn: AtomicUsize,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
+    read_from: ReadFrom,
     max_redirects: usize,
     max_retries: u32,
     backoff_base: Duration,
@@ -171,6 +205,7 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            read_from: ReadFrom::Primary,
             max_redirects: 5,
             max_retries: 5,
             backoff_base: Duration::from_millis(50),
@@ -191,6 +226,16 @@ enum Target {
     Slot(u16),
     AnyPrimary,
     Node(Arc<Node>),
+}
+
+/// What one send of a command gave.
+enum Attempt {
+    /// The reply.
+    Done(Value),
+    /// Nothing was sent (the connect failed); try again.
+    Again,
+    /// This node refused the command with a server error.
+    Refused(Arc<Node>, ServerError),
 }
 
 impl fmt::Debug for ClusterClient {
@@ -312,6 +357,12 @@ impl ClusterClient {
             self.refresh_if_due();
         }
         match route {
+            Route::Slot(slot)
+                if self.inner.settings.read_from != ReadFrom::Primary
+                    && replicas::is_read_only(cmd) =>
+            {
+                self.run_read(cmd, slot)
+            }
             Route::Slot(slot) => self.run_single(cmd, Target::Slot(slot)),
             Route::AnyPrimary => self.run_single(cmd, Target::AnyPrimary),
             Route::Fanout(targets, combine) => self.run_fanout(cmd, targets, combine),
@@ -344,6 +395,18 @@ impl ClusterClient {
     /// Runs a command on one node, following redirects and backing off on TRYAGAIN and
     /// CLUSTERDOWN (see the [`ClusterClient`] docs).
     fn run_single(&self, cmd: &Cmd, target: Target) -> Result<Value, Error> {
+        self.run_with(cmd, target, None)
+    }
+
+    /// [`ClusterClient::run_single`], starting from an error `node` already answered for
+    /// `cmd` (a MOVED, ASK, TRYAGAIN or CLUSTERDOWN reply to a pipelined command) when
+    /// `answered` is given.
+    fn run_with(
+        &self,
+        cmd: &Cmd,
+        target: Target,
+        mut answered: Option<(Arc<Node>, ServerError)>,
+    ) -> Result<Value, Error> {
         let settings = self.inner.settings;
         let mut redirects = 0;
         let mut retries = 0;
@@ -351,44 +414,13 @@ impl ClusterClient {
         // Set by a redirect: the node to use next, and whether ASKING must precede.
         let mut next: Option<(Arc<Node>, bool)> = None;
         loop {
-            let (node, asking) = match next.take() {
-                Some(next) => next,
-                None => (self.resolve(&target)?, false),
-            };
-            let mut conn = match self.pool_of(&node).get() {
-                Ok(conn) => conn,
-                Err(e) => {
-                    let e = Error::from(e);
-                    // Nothing was sent: a failure to connect may mean the node is gone.
-                    if let Error::Connection(c) = &e
-                        && c.is_connection()
-                    {
-                        self.mark_stale();
-                        if !reconnected {
-                            reconnected = true;
-                            self.refresh_if_due();
-                            continue;
-                        }
-                    }
-                    return Err(e);
-                }
-            };
-            let result = if asking {
-                run_asking(&mut conn, cmd)
-            } else {
-                run_on(&mut conn, cmd)
-            };
-            drop(conn);
-            let error = match result {
-                Ok(value) => return Ok(value),
-                Err(Error::Server(e)) => e,
-                Err(e) => {
-                    if e.is_connection() {
-                        // The command may have run: no retry. The node may be gone.
-                        self.mark_stale();
-                    }
-                    return Err(e);
-                }
+            let (node, error) = match answered.take() {
+                Some(answered) => answered,
+                None => match self.attempt(cmd, &target, &mut next, &mut reconnected)? {
+                    Attempt::Done(value) => return Ok(value),
+                    Attempt::Again => continue,
+                    Attempt::Refused(node, error) => (node, error),
+                },
             };
             match error.kind() {
                 kind @ (ServerErrorKind::Moved | ServerErrorKind::Ask) => {
@@ -436,6 +468,64 @@ impl ClusterClient {
                 _ => return Err(Error::Server(error)),
             }
         }
+    }
+
+    /// Sends `cmd` once, to the node a redirect named (`next`) or the one `target` names.
+    fn attempt(
+        &self,
+        cmd: &Cmd,
+        target: &Target,
+        next: &mut Option<(Arc<Node>, bool)>,
+        reconnected: &mut bool,
+    ) -> Result<Attempt, Error> {
+        let (node, asking) = match next.take() {
+            Some(next) => next,
+            None => (self.resolve(target)?, false),
+        };
+        let mut conn = match self.pool_of(&node).get() {
+            Ok(conn) => conn,
+            Err(e) => {
+                let e = Error::from(e);
+                // Nothing was sent: a failure to connect may mean the node is gone.
+                if let Error::Connection(c) = &e
+                    && c.is_connection()
+                {
+                    self.mark_stale();
+                    if !*reconnected {
+                        *reconnected = true;
+                        self.refresh_if_due();
+                        return Ok(Attempt::Again);
+                    }
+                }
+                return Err(e);
+            }
+        };
+        let result = if asking {
+            run_asking(&mut conn, cmd)
+        } else {
+            run_on(&mut conn, cmd)
+        };
+        drop(conn);
+        match result {
+            Ok(value) => Ok(Attempt::Done(value)),
+            Err(Error::Server(e)) => Ok(Attempt::Refused(node, e)),
+            Err(e) => {
+                if e.is_connection() {
+                    // The command may have run: no retry. The node may be gone.
+                    self.mark_stale();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Records a MOVED reply of `from` in the slot map (and schedules a full refresh);
+    /// returns the node to send the command to next.
+    fn follow_moved(&self, error: &ServerError, from: &NodeAddr) -> Result<Arc<Node>, Error> {
+        let (slot, addr) = parse_redirect(error, from)?;
+        let to = self.inner.topology.write().set_slot_owner(slot, &addr);
+        self.mark_stale();
+        to.ok_or_else(|| Error::Server(error.clone()))
     }
 
     /// Runs a command on several nodes and combines their replies.
@@ -943,6 +1033,13 @@ impl ClusterClientBuilder {
         self
     }
 
+    /// Which node of a shard serves read-only commands (default [`ReadFrom::Primary`]);
+    /// see [`ReadFrom`].
+    pub fn read_from(mut self, policy: ReadFrom) -> Self {
+        self.settings.read_from = policy;
+        self
+    }
+
     /// How many MOVED and ASK redirects one command may follow (default 5).
     pub fn max_redirects(mut self, max: usize) -> Self {
         self.settings.max_redirects = max;
@@ -997,6 +1094,7 @@ impl ClusterClientBuilder {
                 topology: RwLock::new(Topology::empty()),
                 stale: AtomicBool::new(false),
                 refresh: Mutex::new(RefreshState::default()),
+                read_turn: AtomicUsize::new(0),
             }),
         };
         client.refresh_topology()?;
@@ -1080,6 +1178,7 @@ mod tests {
                 topology: RwLock::new(Topology::empty()),
                 stale: AtomicBool::new(false),
                 refresh: Mutex::new(RefreshState::default()),
+                read_turn: AtomicUsize::new(0),
             }),
         };
         for attempt in 1..=40 {

@@ -115,8 +115,8 @@ const TABLE: &[(&str, Option<&str>, Policy)] = &[
         "SCAN",
         None,
         Policy::Unsupported(
-            "its cursor belongs to one node; scan each primary with \
-             `ClusterClient::primaries()` (a cluster-wide scan iterator is planned)",
+            "its cursor belongs to one node; use the cluster-wide \
+             `ClusterClient::scan_iter`, or scan each of `ClusterClient::primaries()`",
         ),
     ),
 ];

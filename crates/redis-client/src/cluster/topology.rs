@@ -52,6 +52,8 @@ impl fmt::Display for NodeAddr {
 pub(crate) struct Node {
     pub(crate) addr: NodeAddr,
     pool: OnceLock<Pool>,
+    /// Connections that sent `READONLY`, for reads served by a replica.
+    readonly_pool: OnceLock<Pool>,
 }
 
 impl fmt::Debug for Node {
@@ -68,6 +70,7 @@ impl Node {
         Arc::new(Node {
             addr,
             pool: OnceLock::new(),
+            readonly_pool: OnceLock::new(),
         })
     }
 
@@ -85,9 +88,26 @@ impl Node {
         })
     }
 
+    /// The node's pool of connections that sent `READONLY` after their handshake (for
+    /// reads from a replica), created on first use.
+    pub(crate) fn readonly_pool(&self, base: &ConnectionConfig, options: PoolOptions) -> &Pool {
+        self.readonly_pool.get_or_init(|| {
+            let config = base
+                .clone()
+                .into_builder()
+                .host(self.addr.host.clone())
+                .port(self.addr.port)
+                .build();
+            Pool::with_connector(super::replicas::ReadOnlyConnector::new(config), options)
+        })
+    }
+
     /// Closes the node's connections: idle ones now, the others when they come back.
     pub(crate) fn close(&self) {
-        if let Some(pool) = self.pool.get() {
+        for pool in [self.pool.get(), self.readonly_pool.get()]
+            .into_iter()
+            .flatten()
+        {
             pool.clear();
         }
     }
@@ -187,6 +207,8 @@ pub(crate) struct Topology {
     primaries: Vec<usize>,
     /// The indexes of the replicas discovery reported healthy.
     replicas: Vec<usize>,
+    /// For each primary (by index), the indexes of its healthy replicas.
+    shard_replicas: Vec<(usize, Vec<usize>)>,
 }
 
 impl Topology {
@@ -197,6 +219,7 @@ impl Topology {
             nodes: Vec::new(),
             primaries: Vec::new(),
             replicas: Vec::new(),
+            shard_replicas: Vec::new(),
         }
     }
 
@@ -250,6 +273,20 @@ impl Topology {
         // primary.
         let primaries = map.primaries.clone();
         map.replicas.retain(|i| !primaries.contains(i));
+        for shard in &serving {
+            let Some(master) = map.index_of(&shard.master) else {
+                continue;
+            };
+            let replicas: Vec<usize> = shard
+                .replicas
+                .iter()
+                .filter_map(|r| map.index_of(r))
+                .filter(|i| map.replicas.contains(i))
+                .collect();
+            if !replicas.is_empty() && !map.shard_replicas.iter().any(|(m, _)| *m == master) {
+                map.shard_replicas.push((master, replicas));
+            }
+        }
         let dropped = old
             .iter()
             .filter(|n| map.index_of(&n.addr).is_none())
@@ -272,6 +309,23 @@ impl Topology {
     /// The replicas discovery reported healthy.
     pub(crate) fn replicas(&self) -> impl Iterator<Item = &Arc<Node>> + '_ {
         self.replicas.iter().filter_map(|&i| self.nodes.get(i))
+    }
+
+    /// The healthy replicas of the primary serving `slot`, as discovery reported them.
+    pub(crate) fn replicas_for(&self, slot: u16) -> Vec<Arc<Node>> {
+        let Some(&index) = self.slots.get(usize::from(slot)) else {
+            return Vec::new();
+        };
+        self.shard_replicas
+            .iter()
+            .find(|(m, _)| *m == usize::from(index))
+            .map(|(_, replicas)| {
+                replicas
+                    .iter()
+                    .filter_map(|&i| self.nodes.get(i).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The primary number `pick % count`.
@@ -321,6 +375,9 @@ impl Topology {
         if !self.primaries.contains(&i) {
             self.primaries.push(i);
             self.replicas.retain(|&r| r != i);
+            for (_, replicas) in &mut self.shard_replicas {
+                replicas.retain(|&r| r != i);
+            }
         }
         // The previous owner may serve no slot any more.
         if previous != NO_NODE && !self.slots.contains(&previous) {
@@ -384,6 +441,21 @@ mod tests {
         assert_eq!(map.primary_count(), 3);
         assert_eq!(map.replicas().count(), 3);
         assert_eq!(map.nodes().len(), 6);
+        let ports = |nodes: Vec<Arc<Node>>| nodes.iter().map(|n| n.addr.port).collect::<Vec<_>>();
+        assert_eq!(ports(map.replicas_for(0)), vec![7003]);
+        assert_eq!(ports(map.replicas_for(16383)), vec![7005]);
+    }
+
+    #[test]
+    fn a_replica_promoted_by_moved_is_no_longer_a_replica() {
+        let layout = [shard(&[(0, 16383)], 7000, &[7001, 7002])];
+        let (mut map, _) = Topology::from_layout(&layout, &[]);
+        assert_eq!(map.replicas_for(5).len(), 2);
+        map.set_slot_owner(5, &addr(7001)).unwrap();
+        // Slot 5's new owner has no replica known; slot 6's owner lost one.
+        assert!(map.replicas_for(5).is_empty());
+        let left: Vec<u16> = map.replicas_for(6).iter().map(|n| n.addr.port).collect();
+        assert_eq!(left, vec![7002]);
     }
 
     #[test]
