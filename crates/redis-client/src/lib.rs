@@ -99,9 +99,9 @@ pub mod prelude {
     pub use redis_ext::ScanExt;
 }
 
-pub use redis_ext::{Lock, LockError, LockGuard, LockOptions, ScanExt, ScanIter, Script, Token};
 /// Sentinel discovery and the pools that follow failovers (`redis_ext::sentinel`).
 pub use redis_ext::sentinel::{NodeAddr, Sentinel, SentinelError, SentinelOptions};
+pub use redis_ext::{Lock, LockError, LockGuard, LockOptions, ScanExt, ScanIter, Script, Token};
 
 /// Locks, scripts, Sentinel and scan iterators (`redis-ext`).
 pub use redis_ext as ext;
