@@ -347,3 +347,22 @@ fn a_stalled_pipeline_times_out_and_the_next_is_aligned() {
     let values: Vec<i64> = pipe.query().unwrap();
     assert_eq!(values, (0..100).collect::<Vec<i64>>());
 }
+
+/// RELIABILITY 13 for pipelines: a pipeline that changes its connection's state (SELECT)
+/// closes that connection instead of pooling it.
+#[test]
+fn a_state_changing_pipeline_never_reaches_the_next_borrower() {
+    let server = RedisServer::start();
+    let c = server.client_builder().max_connections(1).build();
+    let r = c
+        .pipeline()
+        .transaction(false)
+        .cmd("SELECT")
+        .arg(5)
+        .set("in-5", 1)
+        .execute()
+        .unwrap();
+    assert!(r.iter().all(Result::is_ok));
+    assert_eq!(c.pool().stats().idle, 0, "the connection was closed");
+    assert_eq!(c.exists("in-5").unwrap(), 0, "the next command is on db 0");
+}

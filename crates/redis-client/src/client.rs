@@ -59,7 +59,11 @@ const STATE_CHANGING: &[&[u8]] = &[
 ];
 
 fn changes_state(cmd: &Cmd) -> bool {
-    let name = cmd.name();
+    is_state_changing(cmd.name())
+}
+
+/// Whether a command of this name changes its connection's state.
+pub(crate) fn is_state_changing(name: &[u8]) -> bool {
     STATE_CHANGING.iter().any(|c| c.eq_ignore_ascii_case(name))
 }
 

@@ -157,8 +157,13 @@ impl Pipeline {
 
     /// The name of command `index`, for messages.
     fn name(&self, index: usize) -> String {
+        String::from_utf8_lossy(self.name_bytes(index)).into_owned()
+    }
+
+    /// The name of command `index` as sent.
+    fn name_bytes(&self, index: usize) -> &[u8] {
         let Some(entry) = self.commands.get(index) else {
-            return String::new();
+            return &[];
         };
         // `$len\r\n<name>\r\n`, as written by the argument encoders.
         let rest = &self.args[entry.start..];
@@ -167,8 +172,7 @@ impl Pipeline {
             .ok()
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
-        let name = rest.get(header + 2..header + 2 + len).unwrap_or_default();
-        String::from_utf8_lossy(name).into_owned()
+        rest.get(header + 2..header + 2 + len).unwrap_or_default()
     }
 
     /// The index after the last command of the chunk that starts at `first`: at least one
@@ -261,6 +265,11 @@ impl Pipeline {
         }
         if self.commands.is_empty() {
             return Ok(Vec::new());
+        }
+        // A pipeline that SELECTs, SUBSCRIBEs, ... leaves its connection changed: it is closed
+        // after the batch instead of going back to the pool.
+        if (0..self.commands.len()).any(|i| crate::client::is_state_changing(self.name_bytes(i))) {
+            conn.mark_dirty();
         }
         let n = self.commands.len();
         let mut replies: Vec<Value> = Vec::with_capacity(n + 2);
