@@ -643,3 +643,32 @@ fn connect_retries_wait_for_a_late_server() {
     assert_eq!(pong, "PONG");
     starter.join().unwrap();
 }
+
+/// A wait for unsolicited values (`next_value`, as pub/sub and MONITOR use) leaves its own read
+/// timeout on the socket; the next request must get the configured socket timeout back.
+#[test]
+fn a_long_wait_does_not_stretch_the_next_request_timeout() {
+    let mut server = RedisServer::start();
+    let c = server
+        .client_builder()
+        .socket_timeout(Duration::from_millis(200))
+        .build();
+    let mut dedicated = c.get_connection().unwrap();
+    let conn = dedicated.connection();
+    // A value the connection did not ask a reply for arrives during a 30 s wait: the wait
+    // ends at once, leaving its 30 s read timeout on the socket.
+    conn.send_with(0, |buf| redis_client::proto::encode_command(buf, ["PING"]))
+        .unwrap();
+    let pong = conn.next_value(Duration::from_secs(30)).unwrap();
+    assert_eq!(pong, Some(Value::SimpleString("PONG".into())));
+    server.pause();
+    let started = std::time::Instant::now();
+    let err = conn.request(&["PING"]).unwrap_err();
+    let waited = started.elapsed();
+    server.resume();
+    assert!(err.is_timeout(), "{err}");
+    assert!(
+        waited < Duration::from_secs(10),
+        "the request waited {waited:?}"
+    );
+}

@@ -131,24 +131,31 @@ impl Message {
                 _ => Bytes::new(),
             }
         };
-        let kind_name = items.first().map(&text).unwrap_or_default();
-        let kind = match &kind_name.to_ascii_lowercase()[..] {
-            b"message" => MessageKind::Message,
-            b"pmessage" => MessageKind::PMessage,
-            b"smessage" => MessageKind::SMessage,
-            b"subscribe" => MessageKind::Subscribe,
-            b"unsubscribe" => MessageKind::Unsubscribe,
-            b"psubscribe" => MessageKind::PSubscribe,
-            b"punsubscribe" => MessageKind::PUnsubscribe,
-            b"ssubscribe" => MessageKind::SSubscribe,
-            b"sunsubscribe" => MessageKind::SUnsubscribe,
-            b"pong" => MessageKind::Pong,
-            _ => {
-                return Err(Error::InvalidRequest(format!(
-                    "unknown message kind {:?} on a subscribed connection",
-                    String::from_utf8_lossy(&kind_name)
-                )));
-            }
+        let kind_name = match items.first() {
+            Some(Value::BulkString(b) | Value::SimpleString(b)) => &b[..],
+            _ => &[][..],
+        };
+        const KINDS: [(&[u8], MessageKind); 10] = [
+            (b"message", MessageKind::Message),
+            (b"pmessage", MessageKind::PMessage),
+            (b"smessage", MessageKind::SMessage),
+            (b"subscribe", MessageKind::Subscribe),
+            (b"unsubscribe", MessageKind::Unsubscribe),
+            (b"psubscribe", MessageKind::PSubscribe),
+            (b"punsubscribe", MessageKind::PUnsubscribe),
+            (b"ssubscribe", MessageKind::SSubscribe),
+            (b"sunsubscribe", MessageKind::SUnsubscribe),
+            (b"pong", MessageKind::Pong),
+        ];
+        let Some(kind) = KINDS
+            .iter()
+            .find(|(name, _)| kind_name.eq_ignore_ascii_case(name))
+            .map(|(_, kind)| *kind)
+        else {
+            return Err(Error::InvalidRequest(format!(
+                "unknown message kind {:?} on a subscribed connection",
+                String::from_utf8_lossy(kind_name)
+            )));
         };
         let at = |i: usize| items.get(i).map(&text).unwrap_or_default();
         Ok(match kind {

@@ -66,6 +66,9 @@ pub struct Connection {
     awaiting: usize,
     broken: bool,
     last_used: Instant,
+    /// The read timeout [`Connection::next_value`] left on the socket for its waits; `None`
+    /// while the socket has the configured one. Replies restore it before they are read.
+    wait_timeout: Option<Duration>,
 }
 
 /// Shows where the connection goes and its state, never its buffers: the write buffer can hold
@@ -123,6 +126,7 @@ impl Connection {
             awaiting: 0,
             broken: false,
             last_used: Instant::now(),
+            wait_timeout: None,
         };
         conn.handshake()?;
         conn.apply_timeouts()?;
@@ -199,6 +203,7 @@ impl Connection {
     /// variant that turns it into an error.
     pub fn read_reply(&mut self) -> Result<Value, Error> {
         self.usable()?;
+        self.restore_timeout()?;
         loop {
             let value = self.read_value()?;
             match value {
@@ -218,6 +223,7 @@ impl Connection {
     /// times, with the bookkeeping done once.
     pub fn read_replies(&mut self, n: usize, out: &mut Vec<Value>) -> Result<(), Error> {
         self.usable()?;
+        self.restore_timeout()?;
         out.reserve(n);
         let mut read = 0;
         while read < n {
@@ -280,23 +286,27 @@ impl Connection {
             }
         }
         let wait = timeout.max(Duration::from_millis(1));
-        if let Err(e) = self.transport.set_read_timeout(Some(wait)) {
-            return Err(self.fail(Error::io(Phase::Reading, e)));
+        // Waiting in a loop (a subscriber) asks for nearly the same timeout every time: keep
+        // the one set unless it is a millisecond off, saving two system calls per read.
+        let close_enough = self
+            .wait_timeout
+            .is_some_and(|set| set.abs_diff(wait) < Duration::from_millis(1));
+        if !close_enough {
+            if let Err(e) = self.transport.set_read_timeout(Some(wait)) {
+                return Err(self.fail(Error::io(Phase::Reading, e)));
+            }
+            self.wait_timeout = Some(wait);
         }
-        let result = self.fill();
-        let restore = self.transport.set_read_timeout(self.config.socket_timeout);
-        match result {
+        match self.fill() {
             Ok(()) => {}
             // Nothing arrived in time. The decoder keeps any partial message, so the stream
             // is still aligned and the connection usable.
             Err(Error::Timeout(_)) => {
                 self.broken = false;
-                restore.map_err(|e| self.fail(Error::io(Phase::Reading, e)))?;
                 return Ok(None);
             }
             Err(e) => return Err(e),
         }
-        restore.map_err(|e| self.fail(Error::io(Phase::Reading, e)))?;
         match self.decode_buffered()? {
             Some(value) => self.accept_unsolicited(value, any).map(Some),
             None => Ok(None),
@@ -369,7 +379,18 @@ impl Connection {
         self.set_timeouts(self.config.socket_timeout)
     }
 
+    /// Puts the configured read timeout back after [`Connection::next_value`]'s waits.
+    fn restore_timeout(&mut self) -> Result<(), Error> {
+        if self.wait_timeout.take().is_some()
+            && let Err(e) = self.transport.set_read_timeout(self.config.socket_timeout)
+        {
+            return Err(self.fail(Error::io(Phase::Reading, e)));
+        }
+        Ok(())
+    }
+
     fn set_timeouts(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.wait_timeout = None;
         let result = self
             .transport
             .set_read_timeout(timeout)
