@@ -662,7 +662,7 @@ fn a_long_wait_does_not_stretch_the_next_request_timeout() {
     let pong = conn.next_value(Duration::from_secs(30)).unwrap();
     assert_eq!(pong, Some(Value::SimpleString("PONG".into())));
     server.pause();
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let err = conn.request(&["PING"]).unwrap_err();
     let waited = started.elapsed();
     server.resume();
