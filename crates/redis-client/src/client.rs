@@ -58,7 +58,7 @@ const STATE_CHANGING: &[&[u8]] = &[
     b"REPLCONF",
 ];
 
-fn changes_state(cmd: &Cmd) -> bool {
+pub(crate) fn changes_state(cmd: &Cmd) -> bool {
     is_state_changing(cmd.name())
 }
 

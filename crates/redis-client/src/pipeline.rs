@@ -45,6 +45,9 @@ pub struct Pipeline {
     invalid: Option<(usize, ArgumentError)>,
     /// Commands run on the same connection before the batch (scripts to load).
     before: Vec<Cmd>,
+    /// Whether a command changes its connection's state (SELECT, SUBSCRIBE, ...): the
+    /// connection is closed after the batch instead of going back to the pool.
+    changes_state: bool,
     transaction: bool,
 }
 
@@ -66,6 +69,7 @@ impl Client {
             commands: Vec::new(),
             invalid: None,
             before: Vec::new(),
+            changes_state: false,
             transaction: true,
         }
     }
@@ -87,16 +91,30 @@ impl Pipeline {
     /// Adds an argument to the command started last (before any command, the argument starts
     /// one and is its name).
     pub fn arg<T: ToArg>(&mut self, arg: T) -> &mut Self {
+        let named = self.last().count > 0;
         self.last().count += 1;
         arg.write_arg(&mut self.args);
+        if !named {
+            self.note_name();
+        }
         self
     }
 
     /// Adds arguments to the command started last.
     pub fn args<T: ToArgs>(&mut self, args: T) -> &mut Self {
+        let named = self.last().count > 0;
         let added = args.write_args(&mut self.args);
         self.last().count += added;
+        if !named {
+            self.note_name();
+        }
         self
+    }
+
+    /// Notes whether the last command, just given its name, changes its connection's state.
+    fn note_name(&mut self) {
+        let last = self.commands.len().saturating_sub(1);
+        self.changes_state |= crate::client::is_state_changing(self.name_bytes(last));
     }
 
     /// Adds a command built elsewhere (for example by [`redis_commands::build`]).
@@ -106,6 +124,7 @@ impl Pipeline {
         {
             self.invalid = Some((self.commands.len(), e));
         }
+        self.changes_state |= crate::client::changes_state(&command);
         self.commands.push(Entry {
             start: self.args.len(),
             count: command.len(),
@@ -141,6 +160,7 @@ impl Pipeline {
         self.commands.clear();
         self.invalid = None;
         self.before.clear();
+        self.changes_state = false;
         self
     }
 
@@ -268,7 +288,7 @@ impl Pipeline {
         }
         // A pipeline that SELECTs, SUBSCRIBEs, ... leaves its connection changed: it is closed
         // after the batch instead of going back to the pool.
-        if (0..self.commands.len()).any(|i| crate::client::is_state_changing(self.name_bytes(i))) {
+        if self.changes_state {
             conn.mark_dirty();
         }
         let n = self.commands.len();

@@ -203,33 +203,9 @@ pub(crate) fn command_name(cmd: &Cmd) -> String {
     }
 }
 
-/// Commands that change the state of the connection they run on: their pooled connection is
-/// closed afterwards instead of being reused (as [`Client`](crate::Client) does).
-const STATE_CHANGING: &[&[u8]] = &[
-    b"SELECT",
-    b"AUTH",
-    b"HELLO",
-    b"RESET",
-    b"QUIT",
-    b"MULTI",
-    b"WATCH",
-    b"SUBSCRIBE",
-    b"PSUBSCRIBE",
-    b"SSUBSCRIBE",
-    b"MONITOR",
-    b"READONLY",
-    b"READWRITE",
-    b"CLIENT",
-    b"SYNC",
-    b"PSYNC",
-    b"REPLCONF",
-];
-
-/// Whether `cmd` changes the state of its connection.
-pub(crate) fn changes_state(cmd: &Cmd) -> bool {
-    let name = cmd.name();
-    STATE_CHANGING.iter().any(|c| c.eq_ignore_ascii_case(name))
-}
+/// Whether a command changes the state of its connection: the same list as
+/// [`Client`](crate::Client)'s; its pooled connection is closed afterwards.
+pub(crate) use crate::client::changes_state;
 
 #[cfg(test)]
 mod tests {
