@@ -1,7 +1,8 @@
 //! The cluster client against a real Redis Cluster (`tests::RedisCluster`): routing of the
 //! command families, hash tags, CROSSSLOT refused before sending, keyless commands fanned out,
-//! MOVED after a slot moved, ASK and TRYAGAIN during a migration, and a manual failover under
-//! writes.
+//! MOVED after a slot moved, ASK and TRYAGAIN during a migration, a manual failover under
+//! writes, and publish/subscribe (channels, patterns, shard channels) across slot moves and a
+//! failover.
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, TcpListener};
@@ -1005,4 +1006,336 @@ mod stamp {
                 .is_some_and(|at| at > t)
         }
     }
+}
+
+/// How many clients node `i` has subscribed to shard channel `channel`.
+fn shard_subscribers(cluster: &RedisCluster, i: usize, channel: &str) -> i64 {
+    let (_, n): (String, i64) = cmd("PUBSUB")
+        .arg("SHARDNUMSUB")
+        .arg(channel)
+        .query(&node_client(cluster, i))
+        .expect("PUBSUB SHARDNUMSUB");
+    n
+}
+
+/// Reads `pubsub` until `done` says so or `limit` passes; returns every message read. Errors
+/// are allowed (a node may be down) but must be connection-like, and are counted.
+fn read_until(
+    pubsub: &mut redis_client::ClusterPubSub,
+    limit: Duration,
+    mut done: impl FnMut(&[redis_client::Message]) -> bool,
+) -> (Vec<redis_client::Message>, usize) {
+    let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
+    let mut errors = 0;
+    while Instant::now() < deadline && !done(&seen) {
+        match pubsub.get_message(Duration::from_millis(100)) {
+            Ok(Some(message)) => seen.push(message),
+            Ok(None) => {}
+            Err(e) => {
+                assert!(
+                    e.is_connection() || e.is_timeout() || matches!(e, Error::Cluster(_)),
+                    "unexpected error {e:?}"
+                );
+                errors += 1;
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    (seen, errors)
+}
+
+fn payloads_of(messages: &[redis_client::Message], kind: redis_client::MessageKind) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|m| m.kind == kind)
+        .map(|m| format!("{}={}", m.channel_str().unwrap(), m.payload_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn cluster_pubsub_serves_channels_patterns_and_shard_channels_across_slot_moves() {
+    use redis_client::MessageKind;
+    let cluster = RedisCluster::start(3, 0);
+    let primaries = cluster.primaries();
+    // One shard channel on each primary.
+    let shard: Vec<String> = primaries
+        .iter()
+        .map(|&p| format!("{{{}}}:orders", tag_served_by(&cluster, "ch", p, false)))
+        .collect();
+    for protocol in [Protocol::Resp2, Protocol::Resp3] {
+        let client = cluster_client(&cluster, protocol);
+        let mut p = client.pubsub();
+        p.ignore_subscribe_messages(true);
+        p.subscribe("news").unwrap();
+        p.psubscribe("news.*").unwrap();
+        p.ssubscribe(&shard).unwrap();
+        let handled = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&handled);
+        let handled_channel = format!(
+            "{{{}}}:audit",
+            tag_served_by(&cluster, "h", primaries[1], false)
+        );
+        p.ssubscribe_with_handler(handled_channel.as_str(), move |m| {
+            assert_eq!(m.kind, MessageKind::SMessage);
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+        assert!(
+            p.ssubscribe(Vec::<String>::new()).is_err(),
+            "an empty list is refused"
+        );
+        let mut expected_shards = shard.clone();
+        expected_shards.push(handled_channel.clone());
+        expected_shards.sort();
+        let listed: Vec<String> = p
+            .shard_channels()
+            .iter()
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        assert_eq!(listed, expected_shards);
+        // Each shard channel is subscribed on the primary serving its slot, and only there.
+        assert!(eventually(CONVERGE, || {
+            primaries.iter().zip(&shard).all(|(&owner, channel)| {
+                primaries
+                    .iter()
+                    .all(|&i| shard_subscribers(&cluster, i, channel) == i64::from(i == owner))
+            })
+        }));
+
+        // A message published on any node reaches the channel subscription (PUBLISH counts
+        // the receivers on the node it ran on: one node has the session).
+        let mut receivers = 0;
+        for &i in &primaries {
+            let n: u64 = node_client(&cluster, i)
+                .publish("news", format!("from-{i}"))
+                .unwrap();
+            receivers += n;
+        }
+        assert_eq!(receivers, 1, "one session in the whole cluster");
+        client.publish("news.eu", "pattern").unwrap();
+        for channel in &shard {
+            assert_eq!(client.spublish(channel, "s1").unwrap(), 1);
+        }
+        client.spublish(handled_channel.as_str(), "h1").unwrap();
+        let (seen, errors) = read_until(&mut p, CONVERGE, |seen| {
+            let count = |kind| seen.iter().filter(|m| m.kind == kind).count();
+            count(MessageKind::Message) >= 3
+                && count(MessageKind::PMessage) >= 1
+                && count(MessageKind::SMessage) >= 3
+        });
+        assert_eq!(errors, 0);
+        assert_eq!(seen.len(), 7, "{seen:?}");
+        let mut news = payloads_of(&seen, MessageKind::Message);
+        news.sort();
+        assert_eq!(news, ["news=from-0", "news=from-1", "news=from-2"]);
+        let pattern: Vec<_> = seen
+            .iter()
+            .filter(|m| m.kind == MessageKind::PMessage)
+            .collect();
+        assert_eq!(pattern.len(), 1);
+        assert_eq!(pattern[0].pattern.as_deref(), Some(b"news.*".as_slice()));
+        let mut got = payloads_of(&seen, MessageKind::SMessage);
+        got.sort();
+        let mut want: Vec<String> = shard.iter().map(|c| format!("{c}=s1")).collect();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(eventually(CONVERGE, || {
+            p.get_message(Duration::ZERO).unwrap();
+            handled.load(Ordering::SeqCst) == 1
+        }));
+
+        // SUNSUBSCRIBE of one channel: the others still deliver, that one no more.
+        p.sunsubscribe(shard[0].as_str()).unwrap();
+        assert!(eventually(CONVERGE, || shard_subscribers(
+            &cluster,
+            primaries[0],
+            &shard[0]
+        ) == 0));
+        assert_eq!(client.spublish(&shard[0], "gone").unwrap(), 0);
+        client.spublish(&shard[1], "s2").unwrap();
+        let (seen, _) = read_until(&mut p, CONVERGE, |seen| !seen.is_empty());
+        assert_eq!(
+            payloads_of(&seen, MessageKind::SMessage),
+            [format!("{}=s2", shard[1])]
+        );
+
+        // Everything off: nothing subscribed, listen() ends at once.
+        p.sunsubscribe(Vec::<String>::new()).unwrap();
+        p.unsubscribe(Vec::<String>::new()).unwrap();
+        p.punsubscribe(Vec::<String>::new()).unwrap();
+        assert!(!p.is_subscribed());
+        assert!(p.listen().next().is_none());
+        assert!(eventually(CONVERGE, || {
+            shard
+                .iter()
+                .enumerate()
+                .all(|(k, c)| shard_subscribers(&cluster, primaries[k], c) == 0)
+        }));
+    }
+
+    // A slot moves: its node ends the shard channel's subscription, and the session makes
+    // it again on the new owner, telling the caller that messages may have been lost.
+    let client = cluster_client(&cluster, Protocol::Resp3);
+    let mut p = client.pubsub();
+    p.ignore_subscribe_messages(true);
+    p.ssubscribe(&shard).unwrap();
+    let (from, to) = (primaries[0], primaries[1]);
+    assert!(eventually(CONVERGE, || shard_subscribers(
+        &cluster, from, &shard[0]
+    ) == 1));
+    let slot = key_slot(shard[0].as_bytes());
+    move_slot(&cluster, slot, from, to, &[]);
+    let (seen, errors) = read_until(&mut p, CONVERGE, |seen| {
+        seen.iter().any(|m| m.kind == MessageKind::Reconnected)
+    });
+    assert_eq!(errors, 0);
+    assert!(
+        seen.iter().any(|m| m.kind == MessageKind::Reconnected),
+        "{seen:?}"
+    );
+    assert!(eventually(CONVERGE, || shard_subscribers(
+        &cluster, to, &shard[0]
+    ) == 1));
+    assert_eq!(shard_subscribers(&cluster, from, &shard[0]), 0);
+    assert_eq!(client.spublish(&shard[0], "moved").unwrap(), 1);
+    let (seen, _) = read_until(&mut p, CONVERGE, |seen| !seen.is_empty());
+    assert_eq!(
+        payloads_of(&seen, MessageKind::SMessage),
+        [format!("{}=moved", shard[0])]
+    );
+    // The channels of the other slots never moved.
+    assert_eq!(shard_subscribers(&cluster, primaries[2], &shard[2]), 1);
+}
+
+#[test]
+fn cluster_pubsub_follows_a_failover_of_a_frozen_primary() {
+    use redis_client::MessageKind;
+    let mut cluster = RedisCluster::start(3, 1);
+    let seeds = cluster.seed_urls();
+    let client = ClusterClient::builder_from_urls(&seeds)
+        .unwrap()
+        .socket_timeout(Duration::from_millis(500))
+        .connect_timeout(Duration::from_millis(500))
+        .health_check_interval(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let primary = cluster.primaries()[0];
+    let replica = cluster.replicas_of(primary)[0];
+    let channel = format!(
+        "{{{}}}:events",
+        tag_served_by(&cluster, "f", primary, false)
+    );
+    let mut p = client.pubsub();
+    p.ignore_subscribe_messages(true);
+    p.ssubscribe(channel.as_str()).unwrap();
+    p.subscribe("news").unwrap();
+    assert!(eventually(CONVERGE, || shard_subscribers(
+        &cluster, primary, &channel
+    ) == 1));
+
+    // The primary freezes: its connections stay open, it answers nothing. The unanswered
+    // health check gives it away; once its replica takes over, the channel lives there.
+    cluster.node_mut(primary).pause();
+    let frozen_at = Instant::now();
+    let deadline = frozen_at + Duration::from_secs(40);
+    let mut reconnected = false;
+    let mut delivered = None;
+    let mut n = 0;
+    while Instant::now() < deadline && delivered.is_none() {
+        n += 1;
+        // Publishing fails until the replica is promoted; that is expected.
+        let _ = client.spublish(channel.as_str(), format!("after-{n}"));
+        let (seen, _) = read_until(&mut p, Duration::from_millis(300), |seen| !seen.is_empty());
+        reconnected |= seen.iter().any(|m| m.kind == MessageKind::Reconnected);
+        delivered = seen
+            .iter()
+            .find(|m| m.kind == MessageKind::SMessage)
+            .map(|m| m.payload_str().unwrap().to_owned());
+    }
+    let recovery = frozen_at.elapsed();
+    cluster.node_mut(primary).resume();
+    let delivered = delivered.expect("a shard message arrives after the failover");
+    assert!(delivered.starts_with("after-"), "{delivered}");
+    assert!(
+        reconnected,
+        "the caller was told that messages may have been lost"
+    );
+    eprintln!("sharded pub/sub recovered {recovery:?} after the primary froze");
+    assert_eq!(shard_subscribers(&cluster, replica, &channel), 1);
+    // Channel subscriptions still work too (their node may have been the frozen one).
+    assert!(eventually(CONVERGE, || {
+        let _ = client.publish("news", "still here");
+        let (seen, _) = read_until(&mut p, Duration::from_millis(300), |seen| !seen.is_empty());
+        seen.iter().any(|m| m.kind == MessageKind::Message)
+    }));
+}
+
+#[test]
+fn cluster_splits_multi_key_commands_across_slots_only_when_asked() {
+    let cluster = RedisCluster::start(3, 0);
+    let keys: Vec<String> = (0..30).map(|i| format!("split:{i}")).collect();
+    let pairs: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), format!("v-{k}"))).collect();
+    let strict = cluster_client(&cluster, Protocol::Resp3);
+    let err = strict.mget::<Vec<Option<String>>>(&keys).unwrap_err();
+    assert!(
+        matches!(err, Error::Cluster(ClusterError::CrossSlot { .. })),
+        "{err:?}"
+    );
+
+    let seeds = cluster.seed_urls();
+    let client = ClusterClient::builder_from_urls(&seeds)
+        .unwrap()
+        .split_multi_key(true)
+        .build()
+        .unwrap();
+    client
+        .mset(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .unwrap();
+    // Every primary ran a part.
+    for p in cluster.primaries() {
+        assert!(calls(&cluster, p, "mset") >= 1, "node {p} ran no MSET");
+    }
+    let mut asked: Vec<&str> = keys.iter().map(String::as_str).collect();
+    asked.insert(7, "split:missing");
+    let values: Vec<Option<String>> = client.mget(&asked).unwrap();
+    let expected: Vec<Option<String>> = asked
+        .iter()
+        .map(|k| (*k != "split:missing").then(|| format!("v-{k}")))
+        .collect();
+    assert_eq!(values, expected);
+    // A duplicate key counts twice, as on one server.
+    assert_eq!(client.exists([&keys[0], &keys[0], &keys[1]]).unwrap(), 3);
+    assert_eq!(client.touch(&keys).unwrap(), 30);
+
+    // Keys sharing a slot go out as one command, unchanged.
+    let owner = cluster.primary_for_slot(key_slot(b"{same}"));
+    let before = calls(&cluster, owner, "mget");
+    let same: Vec<Option<String>> = client.mget(["{same}a", "{same}b"]).unwrap();
+    assert_eq!(same, [None, None]);
+    assert_eq!(calls(&cluster, owner, "mget"), before + 1);
+
+    // A slot moves behind the client's back: the part sent to the old owner follows MOVED.
+    let slot = key_slot(keys[0].as_bytes());
+    let from = cluster.primary_for_slot(slot);
+    let to = cluster
+        .primaries()
+        .into_iter()
+        .find(|&p| p != from)
+        .unwrap();
+    move_slot(&cluster, slot, from, to, &[keys[0].as_str()]);
+    let values: Vec<Option<String>> = client.mget(&keys).unwrap();
+    assert_eq!(
+        values[0].as_deref(),
+        Some(format!("v-{}", keys[0]).as_str())
+    );
+    assert!(values.iter().all(Option::is_some));
+    assert_eq!(client.del(&keys[..15]).unwrap(), 15);
+    assert_eq!(client.unlink(&keys).unwrap(), 15);
+    let gone: Vec<Option<String>> = client.mget(&keys).unwrap();
+    assert!(gone.iter().all(Option::is_none));
+    // Splitting refuses what a server would refuse, before sending.
+    let odd: Result<(), Error> = cmd("MSET").arg("a").arg("1").arg("b").query(&client);
+    let err = odd.unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
 }

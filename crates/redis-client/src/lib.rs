@@ -62,7 +62,7 @@ mod pubsub;
 
 pub use crate::client::{Client, ClientBuilder, DedicatedConnection};
 pub use crate::cluster::{ClusterClient, ClusterClientBuilder, ClusterError, key_slot};
-pub use crate::cluster::{ClusterPipeline, ClusterScanIter, ReadFrom};
+pub use crate::cluster::{ClusterPipeline, ClusterPubSub, ClusterScanIter, ReadFrom};
 pub use crate::error::Error;
 pub use crate::monitor::{Monitor, MonitorEvent, MonitorSource};
 pub use crate::pipeline::{Pipeline, RetryPolicy, WatchedPipeline};

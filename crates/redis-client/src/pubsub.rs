@@ -85,7 +85,7 @@ impl Message {
         std::str::from_utf8(&self.channel).ok()
     }
 
-    fn reconnected() -> Message {
+    pub(crate) fn reconnected() -> Message {
         Message {
             kind: MessageKind::Reconnected,
             channel: Bytes::new(),
@@ -201,6 +201,26 @@ pub type ErrorHandler = Box<dyn FnMut(&Error) + Send>;
 #[derive(Default)]
 struct Subscriptions(BTreeMap<Bytes, Option<Handler>>);
 
+/// Opens a subscriber's connection: the cluster client's sessions use their own.
+pub(crate) type Opener = Box<dyn FnMut() -> Result<Connection, Error> + Send>;
+
+/// Where a [`PubSub`] takes its connections from.
+enum Source {
+    /// Detached from the client's pool.
+    Pool(Client),
+    /// Opened by a function (a cluster node's session).
+    Opener(Opener),
+}
+
+impl Source {
+    fn open(&mut self) -> Result<Connection, Error> {
+        match self {
+            Source::Pool(client) => Ok(client.pool().get()?.detach()),
+            Source::Opener(open) => open(),
+        }
+    }
+}
+
 impl Subscriptions {
     fn handler(&mut self, name: &[u8]) -> Option<&mut Handler> {
         self.0.get_mut(name).and_then(Option::as_mut)
@@ -239,7 +259,7 @@ impl Subscriptions {
 /// # Ok::<(), redis_client::Error>(())
 /// ```
 pub struct PubSub {
-    client: Client,
+    source: Source,
     conn: Option<Connection>,
     channels: Subscriptions,
     patterns: Subscriptions,
@@ -247,6 +267,8 @@ pub struct PubSub {
     ignore_subscribe_messages: bool,
     health_check_interval: Option<Duration>,
     last_health_check: Instant,
+    /// When the health-check PING now unanswered was sent.
+    awaiting_pong: Option<Instant>,
 }
 
 impl fmt::Debug for PubSub {
@@ -264,24 +286,13 @@ impl fmt::Debug for PubSub {
 impl Client {
     /// A publish/subscribe session on a connection of its own.
     pub fn pubsub(&self) -> Result<PubSub, Error> {
-        let conn = self.pool().get()?.detach();
-        let health_check_interval = conn.config().health_check_interval();
-        Ok(PubSub {
-            client: self.clone(),
-            conn: Some(conn),
-            channels: Subscriptions::default(),
-            patterns: Subscriptions::default(),
-            shard_channels: Subscriptions::default(),
-            ignore_subscribe_messages: false,
-            health_check_interval,
-            last_health_check: Instant::now(),
-        })
+        PubSub::open(Source::Pool(self.clone()))
     }
 }
 
 /// Which subscription command family.
-#[derive(Clone, Copy)]
-enum Family {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
     Channel,
     Pattern,
     Shard,
@@ -306,6 +317,28 @@ impl Family {
 }
 
 impl PubSub {
+    fn open(mut source: Source) -> Result<PubSub, Error> {
+        let conn = source.open()?;
+        let health_check_interval = conn.config().health_check_interval();
+        Ok(PubSub {
+            source,
+            conn: Some(conn),
+            channels: Subscriptions::default(),
+            patterns: Subscriptions::default(),
+            shard_channels: Subscriptions::default(),
+            ignore_subscribe_messages: false,
+            health_check_interval,
+            last_health_check: Instant::now(),
+            awaiting_pong: None,
+        })
+    }
+
+    /// A session whose connections (the first one now, and any after a failure) come from
+    /// `open`.
+    pub(crate) fn with_opener(open: Opener) -> Result<PubSub, Error> {
+        PubSub::open(Source::Opener(open))
+    }
+
     /// Hides the server's (un)subscribe confirmations from [`PubSub::get_message`].
     pub fn ignore_subscribe_messages(&mut self, ignore: bool) -> &mut Self {
         self.ignore_subscribe_messages = ignore;
@@ -413,29 +446,66 @@ impl PubSub {
         names: &dyn ToArgsDyn,
         handler: Option<Handler>,
     ) -> Result<(), Error> {
+        let mut handler = handler;
+        // The `*_with_handler` methods take one name, so the handler goes to it.
+        let subscriptions = names_of(family.subscribe(), names)?
+            .into_iter()
+            .map(|name| (name, handler.take()))
+            .collect();
+        self.add_many(family, subscriptions)
+    }
+
+    /// Subscribes to every name with one command, each with its handler.
+    pub(crate) fn add_many(
+        &mut self,
+        family: Family,
+        subscriptions: Vec<(Bytes, Option<Handler>)>,
+    ) -> Result<(), Error> {
+        if subscriptions.is_empty() {
+            return Ok(());
+        }
         let mut cmd = Cmd::new();
         cmd.arg(family.subscribe());
-        let before = cmd.len();
-        names.write_into(&mut cmd);
-        if cmd.len() == before {
-            return Err(Error::InvalidRequest(format!(
-                "{} needs at least one name; nothing was sent",
-                family.subscribe()
-            )));
+        for (name, _) in &subscriptions {
+            cmd.arg(name);
         }
-        let added: Vec<Bytes> = cmd
-            .arg_bytes()
-            .skip(1)
-            .map(Bytes::copy_from_slice)
-            .collect();
         self.send(&cmd)?;
-        let mut handler = handler;
         let set = self.set(family);
-        for name in added {
-            // The `*_with_handler` methods take one name, so the handler goes to it.
-            set.0.insert(name, handler.take());
+        for (name, handler) in subscriptions {
+            set.0.insert(name, handler);
         }
         Ok(())
+    }
+
+    /// Forgets a subscription the server already ended (nothing is sent); gives its handler
+    /// back, `None` when it was not subscribed.
+    pub(crate) fn forget(&mut self, family: Family, name: &[u8]) -> Option<Option<Handler>> {
+        self.set(family).0.remove(name)
+    }
+
+    /// Forgets every subscription (nothing is sent) and gives them back with their handlers.
+    pub(crate) fn forget_all(&mut self) -> Vec<(Family, Bytes, Option<Handler>)> {
+        let mut all = Vec::new();
+        for family in [Family::Channel, Family::Pattern, Family::Shard] {
+            let set = std::mem::take(self.set(family));
+            all.extend(set.0.into_iter().map(|(name, h)| (family, name, h)));
+        }
+        all
+    }
+
+    /// Whether `name` is subscribed in `family`.
+    pub(crate) fn has(&self, family: Family, name: &[u8]) -> bool {
+        let set = match family {
+            Family::Channel => &self.channels,
+            Family::Pattern => &self.patterns,
+            Family::Shard => &self.shard_channels,
+        };
+        set.0.contains_key(name)
+    }
+
+    /// Unsubscribes from the given names (all of `family` when empty).
+    pub(crate) fn remove_names(&mut self, family: Family, names: Vec<Bytes>) -> Result<(), Error> {
+        self.remove(family, &names)
     }
 
     fn remove(&mut self, family: Family, names: &dyn ToArgsDyn) -> Result<(), Error> {
@@ -483,7 +553,8 @@ impl PubSub {
 
     /// Opens a new connection and subscribes to everything again.
     fn reconnect(&mut self) -> Result<(), Error> {
-        let mut conn = self.client.pool().get()?.detach();
+        self.awaiting_pong = None;
+        let mut conn = self.source.open()?;
         let families = [
             (Family::Channel, self.channels.names()),
             (Family::Pattern, self.patterns.names()),
@@ -493,9 +564,17 @@ impl PubSub {
             if names.is_empty() {
                 continue;
             }
-            let mut cmd = Cmd::new();
-            cmd.arg(family.subscribe()).args(names);
-            conn.send_with(0, |buf| cmd.write_packed(buf))?;
+            // Shard channels one by one: a cluster node refuses channels of several slots
+            // in one command.
+            let groups: Vec<Vec<Bytes>> = match family {
+                Family::Shard => names.into_iter().map(|n| vec![n]).collect(),
+                _ => vec![names],
+            };
+            for names in groups {
+                let mut cmd = Cmd::new();
+                cmd.arg(family.subscribe()).args(names);
+                conn.send_with(0, |buf| cmd.write_packed(buf))?;
+            }
         }
         self.conn = Some(conn);
         self.last_health_check = Instant::now();
@@ -516,8 +595,13 @@ impl PubSub {
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
             match self.next_event(left)? {
                 Event::Message(message) => return Ok(Some(message)),
-                Event::Nothing => return Ok(None),
-                Event::Consumed => {}
+                // A wait cut short by a health check goes on until the deadline.
+                Event::Nothing
+                    if left.is_zero() || deadline.is_some_and(|d| Instant::now() >= d) =>
+                {
+                    return Ok(None);
+                }
+                Event::Nothing | Event::Consumed => {}
             }
         }
     }
@@ -528,9 +612,18 @@ impl PubSub {
             self.reconnect()?;
             return Ok(Event::Message(Message::reconnected()));
         }
-        self.health_check()?;
+        if !self.health_check()? {
+            // The server did not answer the health check in time: treat it as gone.
+            self.conn = None;
+            self.reconnect()?;
+            return Ok(Event::Message(Message::reconnected()));
+        }
+        // With health checks on, wake up in time for the next one.
+        let wait = self
+            .health_check_interval
+            .map_or(timeout, |i| timeout.min(i));
         let received = match self.conn.as_mut() {
-            Some(conn) => conn.next_value(timeout),
+            Some(conn) => conn.next_value(wait),
             None => return Ok(Event::Nothing),
         };
         let value = match received {
@@ -573,17 +666,26 @@ impl PubSub {
             return None;
         }
         if message.kind == MessageKind::Pong && message.payload == HEALTH_CHECK.as_bytes() {
+            self.awaiting_pong = None;
             return None;
         }
         Some(message)
     }
 
     /// PINGs when the connection sat idle longer than the health-check interval, so that a
-    /// dead connection is found even when no message arrives.
-    fn health_check(&mut self) -> Result<(), Error> {
+    /// dead connection is found even when no message arrives; a PING still unanswered after
+    /// another interval (a stopped or unreachable server that keeps the socket open) counts
+    /// as a lost connection.
+    fn health_check(&mut self) -> Result<bool, Error> {
         let Some(interval) = self.health_check_interval else {
-            return Ok(());
+            return Ok(true);
         };
+        if let Some(sent) = self.awaiting_pong {
+            if sent.elapsed() > interval {
+                return Ok(false);
+            }
+            return Ok(true);
+        }
         let idle = self
             .conn
             .as_ref()
@@ -594,17 +696,15 @@ impl PubSub {
             let mut cmd = Cmd::new();
             cmd.arg("PING").arg(HEALTH_CHECK);
             self.send(&cmd)?;
+            self.awaiting_pong = Some(self.last_health_check);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Messages as an iterator that waits for each; it ends when nothing is subscribed any
     /// more, or after an error, which it yields.
     pub fn listen(&mut self) -> Listen<'_> {
-        Listen {
-            pubsub: self,
-            done: false,
-        }
+        Listen::new(self)
     }
 
     /// Moves the session to a worker thread that reads messages and runs their handlers
@@ -618,50 +718,86 @@ impl PubSub {
     pub fn run_in_thread(
         mut self,
         poll: Duration,
-        mut on_error: Option<ErrorHandler>,
+        on_error: Option<ErrorHandler>,
     ) -> Result<PubSubWorker, Error> {
-        let unhandled: Vec<String> = [&self.channels, &self.patterns, &self.shard_channels]
+        check_handled(self.unhandled())?;
+        spawn_worker(poll, on_error, move |wait| self.get_message(wait))
+    }
+
+    /// The names subscribed without a handler.
+    pub(crate) fn unhandled(&self) -> Vec<Bytes> {
+        [&self.channels, &self.patterns, &self.shard_channels]
             .iter()
             .flat_map(|set| set.0.iter().filter(|(_, h)| h.is_none()).map(|(n, _)| n))
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .collect();
-        if !unhandled.is_empty() {
-            return Err(Error::InvalidRequest(format!(
-                "run_in_thread needs a handler for every subscription; none for {}",
-                unhandled.join(", ")
-            )));
-        }
-        let poll = poll.max(Duration::from_millis(1));
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let handle = std::thread::Builder::new()
-            .name("redis-pubsub".to_owned())
-            .spawn(move || -> Result<(), Error> {
-                while !flag.load(Ordering::Acquire) {
-                    match self.get_message(poll) {
-                        Ok(_) => {}
-                        Err(e) => match on_error.as_mut() {
-                            Some(handler) => {
-                                handler(&e);
-                                // A failed reconnect is retried after a pause, not at once.
-                                std::thread::sleep(poll);
-                            }
-                            None => return Err(e),
-                        },
-                    }
-                }
-                Ok(())
-            })
-            .map_err(|e| Error::InvalidRequest(format!("cannot start the worker thread: {e}")))?;
-        Ok(PubSubWorker {
-            stop,
-            handle: Some(handle),
-        })
+            .cloned()
+            .collect()
     }
 }
 
+/// Refuses a worker thread for subscriptions without a handler.
+pub(crate) fn check_handled(unhandled: Vec<Bytes>) -> Result<(), Error> {
+    if unhandled.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = unhandled
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    Err(Error::InvalidRequest(format!(
+        "run_in_thread needs a handler for every subscription; none for {}",
+        names.join(", ")
+    )))
+}
+
+/// Starts the worker thread of `run_in_thread`: it calls `next` (waiting up to `poll`) until
+/// stopped; errors go to `on_error`, or end the worker when there is none.
+pub(crate) fn spawn_worker(
+    poll: Duration,
+    mut on_error: Option<ErrorHandler>,
+    mut next: impl FnMut(Duration) -> Result<Option<Message>, Error> + Send + 'static,
+) -> Result<PubSubWorker, Error> {
+    let poll = poll.max(Duration::from_millis(1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let handle = std::thread::Builder::new()
+        .name("redis-pubsub".to_owned())
+        .spawn(move || -> Result<(), Error> {
+            while !flag.load(Ordering::Acquire) {
+                match next(poll) {
+                    Ok(_) => {}
+                    Err(e) => match on_error.as_mut() {
+                        Some(handler) => {
+                            handler(&e);
+                            // A failed reconnect is retried after a pause, not at once.
+                            std::thread::sleep(poll);
+                        }
+                        None => return Err(e),
+                    },
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| Error::InvalidRequest(format!("cannot start the worker thread: {e}")))?;
+    Ok(PubSubWorker {
+        stop,
+        handle: Some(handle),
+    })
+}
+
+/// The names `names` gives, as the arguments of `command`; an error when there is none.
+pub(crate) fn names_of(command: &str, names: &dyn ToArgsDyn) -> Result<Vec<Bytes>, Error> {
+    let mut cmd = Cmd::new();
+    names.write_into(&mut cmd);
+    if cmd.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "{command} needs at least one name; nothing was sent"
+        )));
+    }
+    Ok(cmd.arg_bytes().map(Bytes::copy_from_slice).collect())
+}
+
 /// [`ToArgs`] as a trait object, so that the subscription methods stay small.
-trait ToArgsDyn {
+pub(crate) trait ToArgsDyn {
     fn write_into(&self, cmd: &mut Cmd);
 }
 
@@ -671,11 +807,45 @@ impl<T: ToArgs> ToArgsDyn for T {
     }
 }
 
-/// The iterator of [`PubSub::listen`].
-#[derive(Debug)]
+/// What [`Listen`] reads from: a [`PubSub`] or a cluster's session.
+pub(crate) trait Subscriber: Send {
+    /// Whether anything is subscribed.
+    fn subscribed(&self) -> bool;
+    /// The next message, waiting up to `timeout`.
+    fn next_message(&mut self, timeout: Duration) -> Result<Option<Message>, Error>;
+}
+
+impl Subscriber for PubSub {
+    fn subscribed(&self) -> bool {
+        self.is_subscribed()
+    }
+
+    fn next_message(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        self.get_message(timeout)
+    }
+}
+
+/// The iterator of [`PubSub::listen`] (and of the cluster's `listen`).
 pub struct Listen<'a> {
-    pubsub: &'a mut PubSub,
+    subscriber: &'a mut dyn Subscriber,
     done: bool,
+}
+
+impl<'a> Listen<'a> {
+    pub(crate) fn new(subscriber: &'a mut dyn Subscriber) -> Listen<'a> {
+        Listen {
+            subscriber,
+            done: false,
+        }
+    }
+}
+
+impl fmt::Debug for Listen<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listen")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Iterator for Listen<'_> {
@@ -684,10 +854,10 @@ impl Iterator for Listen<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             // Like redis-py's `listen()`, the iteration ends when nothing is subscribed.
-            if self.done || !self.pubsub.is_subscribed() {
+            if self.done || !self.subscriber.subscribed() {
                 return None;
             }
-            match self.pubsub.get_message(Duration::from_secs(1)) {
+            match self.subscriber.next_message(Duration::from_secs(1)) {
                 Ok(Some(message)) => return Some(Ok(message)),
                 Ok(None) => {}
                 Err(e) => {

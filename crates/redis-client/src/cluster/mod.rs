@@ -4,17 +4,19 @@
 
 mod error;
 mod pipeline;
+mod pubsub;
 mod replicas;
 mod route;
 mod scan;
 mod slots;
+mod split;
 mod topology;
 
 use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
@@ -32,6 +34,7 @@ use crate::error::Error;
 
 pub use self::error::ClusterError;
 pub use self::pipeline::ClusterPipeline;
+pub use self::pubsub::ClusterPubSub;
 pub use self::replicas::ReadFrom;
 pub use self::scan::ClusterScanIter;
 pub use self::slots::key_slot;
@@ -74,6 +77,7 @@ use self::topology::{Node, NodeAddr, Topology, layout_from_shards, layout_from_s
 /// |---|---|---|
 /// | any command with keys (GET, SET, HSET, XADD, EVAL/EVALSHA/FCALL with keys, XREAD, SORT, OBJECT, ...) | the primary serving the keys' slot | the node's reply |
 /// | a multi-key command (MGET, MSET, DEL, EXISTS, SUNIONSTORE, EVAL, ...) whose keys are in different slots | nowhere | [`ClusterError::CrossSlot`], before anything is sent |
+/// | MGET, MSET, DEL, EXISTS, UNLINK, TOUCH with keys in different slots, with [`ClusterClientBuilder::split_multi_key`] on | one command per slot, in one pipeline | the replies put back together (values in key order, summed counts, `OK`) |
 /// | DBSIZE | every primary | the sum |
 /// | KEYS | every primary | the keys of all, concatenated in slot order of the primaries |
 /// | FLUSHALL, FLUSHDB | every primary | `OK` when every primary succeeded |
@@ -170,9 +174,12 @@ use self::topology::{Node, NodeAddr, Topology, layout_from_shards, layout_from_s
 /// [`ClusterClient::transaction`] runs a WATCH transaction on one slot's primary, again after
 /// a MOVED; [`ClusterClient::scan_iter`] scans every primary in turn.
 ///
-/// # Not yet
+/// # Publish/subscribe
 ///
-/// Pub/sub (global and sharded) is not implemented by the cluster client yet (issue 7).
+/// PUBLISH goes to a random primary (the cluster passes the message to every node); SPUBLISH
+/// goes to the primary serving the shard channel's slot, like a key. [`ClusterClient::pubsub`]
+/// subscribes: channels and patterns through one primary, shard channels through the
+/// primaries serving their slots, following slot moves and failovers ([`ClusterPubSub`]).
 #[derive(Clone)]
 pub struct ClusterClient {
     inner: Arc<Inner>,
@@ -190,6 +197,9 @@ struct Inner {
     refresh: Mutex<RefreshState>,
     /// The turn counter of [`ReadFrom::RoundRobin`].
     read_turn: AtomicUsize,
+    /// Counts the changes of the slot map (a refresh, a MOVED), so that a subscriber can
+    /// check its shard channels' homes when the map changed.
+    generation: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -200,6 +210,7 @@ struct Settings {
     backoff_base: Duration,
     backoff_max: Duration,
     min_refresh_interval: Duration,
+    split_multi_key: bool,
 }
 
 impl Default for Settings {
@@ -211,6 +222,7 @@ impl Default for Settings {
             backoff_base: Duration::from_millis(50),
             backoff_max: Duration::from_secs(1),
             min_refresh_interval: Duration::from_millis(100),
+            split_multi_key: false,
         }
     }
 }
@@ -327,6 +339,12 @@ impl ClusterClient {
             .map(|n| (n.addr.host.clone(), n.addr.port))
     }
 
+    /// The address of the primary serving `slot` in the slot map.
+    fn slot_owner_addr(&self, slot: u16) -> Option<NodeAddr> {
+        let map = self.inner.topology.read();
+        map.primary_for(slot).map(|n| n.addr.clone())
+    }
+
     /// A [`Client`] on each primary's pool, in slot order: for commands meant for every node
     /// one by one (SCAN, INFO, CLIENT LIST, ...). These clients follow no redirect.
     pub fn primaries(&self) -> Vec<Client> {
@@ -352,10 +370,16 @@ impl ClusterClient {
     /// Checks, routes and runs one command.
     fn execute(&self, cmd: &Cmd) -> Result<Value, Error> {
         check(cmd)?;
-        let route = route::route(cmd)?;
-        if self.inner.stale.load(Ordering::Acquire) {
-            self.refresh_if_due();
-        }
+        let route = match route::route(cmd) {
+            Err(ClusterError::CrossSlot { .. })
+                if self.inner.settings.split_multi_key
+                    && let Some(split) = split::Split::of(cmd) =>
+            {
+                return self.run_split(cmd, split);
+            }
+            route => route?,
+        };
+        self.refresh_if_stale();
         match route {
             Route::Slot(slot)
                 if self.inner.settings.read_from != ReadFrom::Primary
@@ -443,6 +467,7 @@ impl ClusterClient {
                     };
                     drop(map);
                     if kind == ServerErrorKind::Moved {
+                        self.map_changed();
                         self.mark_stale();
                     }
                     // `None` only when the map holds 65535 nodes.
@@ -461,9 +486,7 @@ impl ClusterClient {
                     }
                     // No lock is held here. The target is looked up again afterwards.
                     std::thread::sleep(self.backoff(retries));
-                    if self.inner.stale.load(Ordering::Acquire) {
-                        self.refresh_if_due();
-                    }
+                    self.refresh_if_stale();
                 }
                 _ => return Err(Error::Server(error)),
             }
@@ -524,6 +547,7 @@ impl ClusterClient {
     fn follow_moved(&self, error: &ServerError, from: &NodeAddr) -> Result<Arc<Node>, Error> {
         let (slot, addr) = parse_redirect(error, from)?;
         let to = self.inner.topology.write().set_slot_owner(slot, &addr);
+        self.map_changed();
         self.mark_stale();
         to.ok_or_else(|| Error::Server(error.clone()))
     }
@@ -590,6 +614,36 @@ impl ClusterClient {
 
     fn mark_stale(&self) {
         self.inner.stale.store(true, Ordering::Release);
+    }
+
+    fn map_changed(&self) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The number of changes of the slot map so far.
+    fn map_generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// Refreshes the slot map when it is marked stale and a refresh is due.
+    fn refresh_if_stale(&self) {
+        if self.inner.stale.load(Ordering::Acquire) {
+            self.refresh_if_due();
+        }
+    }
+
+    /// A connection of its own (not pooled) to the node at `addr`, with the cluster's
+    /// settings.
+    fn open_connection(&self, addr: &NodeAddr) -> Result<Connection, Error> {
+        let config = self
+            .inner
+            .config
+            .clone()
+            .into_builder()
+            .host(addr.host.clone())
+            .port(addr.port)
+            .build();
+        Ok(Connection::open(&config)?)
     }
 
     /// Refreshes the slot map unless one ran within the minimum interval or is running.
@@ -668,6 +722,7 @@ impl ClusterClient {
                     for node in dropped {
                         node.close();
                     }
+                    self.map_changed();
                     return Ok(());
                 }
                 Err(e) => {
@@ -702,15 +757,7 @@ impl ClusterClient {
                 &mut pooled
             }
             None => {
-                let config = self
-                    .inner
-                    .config
-                    .clone()
-                    .into_builder()
-                    .host(addr.host.clone())
-                    .port(addr.port)
-                    .build();
-                own = Connection::open(&config)?;
+                own = self.open_connection(addr)?;
                 &mut own
             }
         };
@@ -1033,6 +1080,31 @@ impl ClusterClientBuilder {
         self
     }
 
+    /// Lets MGET, MSET, DEL, EXISTS, UNLINK and TOUCH take keys of different slots (default
+    /// off: [`ClusterError::CrossSlot`]): the command is split into one command per slot,
+    /// sent in one [`ClusterPipeline`] (one round trip per node), and the replies are put
+    /// back together (MGET's values in the order of the keys; the sum of the counts; `OK`
+    /// for MSET).
+    ///
+    /// The split command is no longer atomic: another client can see some parts done and
+    /// not others, and when a part fails the others may have run (the first error is
+    /// returned). Commands whose keys share a slot are sent unchanged.
+    ///
+    /// ```no_run
+    /// use redis_client::{ClusterClient, Commands};
+    ///
+    /// let cluster = ClusterClient::builder().seed("127.0.0.1", 7000).split_multi_key(true).build()?;
+    /// cluster.mset([("user:1", "alice"), ("user:2", "bob")])?;
+    /// let names: Vec<Option<String>> = cluster.mget(["user:1", "user:2", "user:3"])?;
+    /// let removed = cluster.del(["user:1", "user:2"])?;
+    /// # drop((names, removed));
+    /// # Ok::<(), redis_client::Error>(())
+    /// ```
+    pub fn split_multi_key(mut self, on: bool) -> Self {
+        self.settings.split_multi_key = on;
+        self
+    }
+
     /// Which node of a shard serves read-only commands (default [`ReadFrom::Primary`]);
     /// see [`ReadFrom`].
     pub fn read_from(mut self, policy: ReadFrom) -> Self {
@@ -1095,6 +1167,7 @@ impl ClusterClientBuilder {
                 stale: AtomicBool::new(false),
                 refresh: Mutex::new(RefreshState::default()),
                 read_turn: AtomicUsize::new(0),
+                generation: AtomicU64::new(0),
             }),
         };
         client.refresh_topology()?;
@@ -1179,6 +1252,7 @@ mod tests {
                 stale: AtomicBool::new(false),
                 refresh: Mutex::new(RefreshState::default()),
                 read_turn: AtomicUsize::new(0),
+                generation: AtomicU64::new(0),
             }),
         };
         for attempt in 1..=40 {

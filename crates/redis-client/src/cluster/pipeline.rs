@@ -2,7 +2,6 @@
 //! transaction on one slot; and [`ClusterClient::transaction`], WATCH on one slot.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use redis_commands::{Cmd, FromReply, PipelineCommands, ToArg, ToArgs, cmd};
 use redis_conn::{ServerError, ServerErrorKind};
@@ -138,9 +137,7 @@ impl ClusterClient {
         let mut redirects = 0;
         let mut retries = 0;
         loop {
-            if self.inner.stale.load(Ordering::Acquire) {
-                self.refresh_if_due();
-            }
+            self.refresh_if_stale();
             let node = self.resolve(&target)?;
             let result = self
                 .client_of(&node)
@@ -293,9 +290,7 @@ impl ClusterPipeline {
         if self.commands.is_empty() {
             return Ok(Vec::new());
         }
-        if self.client.inner.stale.load(Ordering::Acquire) {
-            self.client.refresh_if_due();
-        }
+        self.client.refresh_if_stale();
         if self.transaction {
             self.run_transaction(&routes)
         } else {
