@@ -433,6 +433,47 @@ fn health_checks_ping_while_subscribed() {
     assert_eq!(m.payload_str(), Some("now"));
 }
 
+/// A frozen server keeps the connection open and answers nothing: the unanswered health-check
+/// PING gives it away within about two intervals (the read reports a failed reconnect, or a
+/// reconnect the kernel accepted for the frozen process), and once the server is back the
+/// session is subscribed again.
+#[test]
+fn an_unanswered_health_check_counts_as_a_lost_connection() {
+    let mut server = RedisServer::start();
+    let c = server
+        .client_builder()
+        .health_check_interval(Duration::from_millis(200))
+        .socket_timeout(Duration::from_millis(300))
+        .connect_timeout(Duration::from_millis(300))
+        .build();
+    let mut p = c.pubsub().unwrap();
+    p.ignore_subscribe_messages(true);
+    p.subscribe("frozen").unwrap();
+    wait_subscribed(&c, "frozen", 1);
+    server.pause();
+    let paused_at = Instant::now();
+    // A long wait is cut short by the failed health check.
+    let noticed = match p.get_message(Duration::from_secs(30)) {
+        Err(e) => {
+            assert!(e.is_timeout() || e.is_connection(), "{e:?}");
+            paused_at.elapsed()
+        }
+        Ok(Some(m)) => {
+            assert_eq!(m.kind, MessageKind::Reconnected);
+            paused_at.elapsed()
+        }
+        Ok(None) => panic!("nothing noticed in 30 s"),
+    };
+    server.resume();
+    assert!(
+        noticed < Duration::from_secs(5),
+        "noticed after {noticed:?}"
+    );
+    wait_subscribed(&c, "frozen", 1);
+    c.publish("frozen", "thawed").unwrap();
+    assert_eq!(next_message(&mut p).payload_str(), Some("thawed"));
+}
+
 #[test]
 fn sharded_channels_and_listen() {
     let server = RedisServer::start();
