@@ -377,7 +377,7 @@ impl Pipeline {
     }
 }
 
-fn into_result(value: Value) -> Result<Value, Error> {
+pub(crate) fn into_result(value: Value) -> Result<Value, Error> {
     match value {
         Value::Error(text) | Value::BulkError(text) => {
             Err(Error::Server(ServerError::parse(&text)))

@@ -60,11 +60,73 @@ pub struct KeySpec {
 /// The key specs of a command, by its name (`"GET"`, `"OBJECT ENCODING"`; any case). A
 /// command with subcommands is looked up with its subcommand first.
 pub fn key_specs(name: &str) -> Option<&'static [KeySpec]> {
-    let upper = name.to_ascii_uppercase();
+    match name.split_once(' ') {
+        Some((name, sub)) => find_specs(name.as_bytes(), Some(sub.as_bytes())),
+        None => find_specs(name.as_bytes(), None),
+    }
+}
+
+/// The key specs of `NAME` or `NAME SUB` (any case).
+fn find_specs(name: &[u8], sub: Option<&[u8]>) -> Option<&'static [KeySpec]> {
+    index_of(name, sub).map(|i| KEY_SPECS[i].1)
+}
+
+/// Where `NAME` or `NAME SUB` (any case) is in the table.
+fn index_of(name: &[u8], sub: Option<&[u8]>) -> Option<usize> {
+    // Longer than every name of the specification ("CLIENT NO-EVICT" and the like).
+    let mut upper = [0u8; 48];
+    let len = name.len() + sub.map_or(0, |s| s.len() + 1);
+    if len > upper.len() {
+        return None;
+    }
+    upper[..name.len()].copy_from_slice(name);
+    if let Some(sub) = sub {
+        upper[name.len()] = b' ';
+        upper[name.len() + 1..len].copy_from_slice(sub);
+    }
+    let wanted = &mut upper[..len];
+    wanted.make_ascii_uppercase();
     KEY_SPECS
-        .binary_search_by(|(n, _)| (*n).cmp(upper.as_str()))
+        .binary_search_by(|(entry, _)| entry.as_bytes().cmp(wanted))
         .ok()
-        .map(|i| KEY_SPECS[i].1)
+}
+
+/// The key specs of a command, of its subcommand `sub` when it is a container (the table
+/// lists a container's subcommands right after it: `"CLIENT"`, `"CLIENT CACHING"`, ...).
+fn specs_of(name: &[u8], sub: Option<&[u8]>) -> Option<&'static [KeySpec]> {
+    let i = index_of(name, None)?;
+    let container = KEY_SPECS
+        .get(i + 1)
+        .is_some_and(|(next, _)| next.as_bytes().get(name.len()) == Some(&b' '));
+    if container
+        && let Some(sub) = sub
+        && let Some(j) = index_of(name, Some(sub))
+    {
+        return Some(KEY_SPECS[j].1);
+    }
+    Some(KEY_SPECS[i].1)
+}
+
+/// Calls `visit` with the index of each of a command's keys among its arguments, in the
+/// order of the key specs (a key may come twice); `None` when the specification cannot
+/// locate them (see [`key_indexes`], which sorts and removes duplicates). It allocates
+/// nothing: what a router calls for every command.
+///
+/// ```
+/// use redis_commands::keys::for_each_key;
+///
+/// let args: Vec<&[u8]> = vec![b"MSET", b"a", b"1", b"b", b"2"];
+/// let mut keys = Vec::new();
+/// assert_eq!(for_each_key(&args, |i| keys.push(i)), Some(()));
+/// assert_eq!(keys, [1, 3]);
+/// ```
+pub fn for_each_key(args: &[&[u8]], mut visit: impl FnMut(usize)) -> Option<()> {
+    let name = args.first()?;
+    if name.eq_ignore_ascii_case(b"MIGRATE") {
+        key_indexes(args)?.into_iter().for_each(visit);
+        return Some(());
+    }
+    visit_spec_keys(args, &mut visit)
 }
 
 /// The indexes of a command's keys among its arguments (`args[0]` is the command name), or
@@ -82,14 +144,26 @@ pub fn key_specs(name: &str) -> Option<&'static [KeySpec]> {
 /// assert_eq!(key_indexes(&args), Some(vec![]));
 /// ```
 pub fn key_indexes(args: &[&[u8]]) -> Option<Vec<usize>> {
-    let name = std::str::from_utf8(args.first()?).ok()?;
-    let specs = args
-        .get(1)
-        .and_then(|sub| std::str::from_utf8(sub).ok())
-        .and_then(|sub| key_specs(&format!("{name} {sub}")))
-        .or_else(|| key_specs(name))?;
-    let argc = i64::try_from(args.len()).ok()?;
     let mut keys = Vec::new();
+    visit_spec_keys(args, &mut |i| keys.push(i))?;
+    // MIGRATE's multi-key form leaves its single key empty (as the server's own key finder
+    // does, ignore it).
+    if args[0].eq_ignore_ascii_case(b"MIGRATE")
+        && args.get(3).is_some_and(|k| k.is_empty())
+        && keys.len() > 1
+    {
+        keys.retain(|&i| i != 3);
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    Some(keys)
+}
+
+/// The keys the specs locate, in spec order, duplicates included.
+fn visit_spec_keys(args: &[&[u8]], visit: &mut dyn FnMut(usize)) -> Option<()> {
+    let name = args.first()?;
+    let specs = specs_of(name, args.get(1).copied())?;
+    let argc = i64::try_from(args.len()).ok()?;
     for spec in specs {
         let Some(first) = begin(spec.begin, args, argc)? else {
             continue;
@@ -132,26 +206,17 @@ pub fn key_indexes(args: &[&[u8]]) -> Option<Vec<usize>> {
         if step <= 0 {
             return None;
         }
+        // Checked before any key is visited, so a bad spec visits nothing.
+        if start <= last && (start < 1 || start + (last - start) / step * step >= argc) {
+            return None;
+        }
         let mut i = start;
         while i <= last {
-            if i >= argc || i < 1 {
-                return None;
-            }
-            keys.push(usize::try_from(i).ok()?);
+            visit(usize::try_from(i).ok()?);
             i += step;
         }
     }
-    // MIGRATE's multi-key form leaves its single key empty (as the server's own key finder
-    // does, ignore it).
-    if name.eq_ignore_ascii_case("MIGRATE")
-        && args.get(3).is_some_and(|k| k.is_empty())
-        && keys.len() > 1
-    {
-        keys.retain(|&i| i != 3);
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    Some(keys)
+    Some(())
 }
 
 /// The index where a spec's keys start; `Some(None)` when the spec does not apply (its

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use redis_pool::PooledConnection;
+
 use redis_commands::{Cmd, FromReply, PipelineCommands, ToArg, ToArgs, cmd};
 use redis_conn::{ServerError, ServerErrorKind};
 use resp_proto::Value;
@@ -11,7 +13,18 @@ use super::route::{self, Route, command_name};
 use super::{ClusterClient, ClusterError, Node, Target};
 use crate::client::check;
 use crate::error::Error;
+use crate::pipeline::into_result;
 use crate::pipeline::{RetryPolicy, WatchedPipeline};
+
+/// Encoded size of one node's batch up to which a plain pipeline writes every node's batch
+/// before reading any reply.
+const WRITE_WHOLE_LIMIT: usize = 1 << 20;
+
+/// A node and the indexes of the pipeline's commands it serves.
+type NodeBatch = (Arc<Node>, Vec<usize>);
+
+/// Takes the results of one node's batch.
+type Sorter<'a> = dyn FnMut(&Arc<Node>, &[usize], Vec<Result<Value, Error>>) + 'a;
 
 /// Commands sent together through a [`ClusterClient`]: a plain pipeline split by node
 /// (the default), or a MULTI/EXEC transaction when every key is in one slot.
@@ -357,42 +370,19 @@ impl ClusterPipeline {
     }
 
     /// The plain pipeline: one batch per node, then the redirected commands one by one.
+    ///
+    /// When every node's batch is small enough to be written whole (up to 1 MiB), all are
+    /// written before any reply is read, so the nodes work at the same time; larger batches
+    /// go node after node, each in chunks with its replies read in between.
     fn run_plain(&self, routes: &[Option<u16>]) -> Result<Vec<Result<Value, Error>>, Error> {
         let client = &self.client;
-        // Commands without keys share one random primary.
-        let any = if routes.iter().any(Option::is_none) {
-            Some(client.resolve(&Target::AnyPrimary)?)
-        } else {
-            None
-        };
-        let mut groups: Vec<(Arc<Node>, Vec<usize>)> = Vec::new();
-        for (index, route) in routes.iter().enumerate() {
-            let node = match (route, &any) {
-                (Some(slot), _) => client.resolve(&Target::Slot(*slot))?,
-                (None, Some(any)) => Arc::clone(any),
-                (None, None) => client.resolve(&Target::AnyPrimary)?,
-            };
-            match groups.iter_mut().find(|(n, _)| Arc::ptr_eq(n, &node)) {
-                Some((_, indexes)) => indexes.push(index),
-                None => groups.push((node, vec![index])),
-            }
-        }
+        let groups = self.groups(routes)?;
         let mut results: Vec<Option<Result<Value, Error>>> =
             (0..self.commands.len()).map(|_| None).collect();
         // The commands a node refused without running them, to send again alone.
         let mut refused: Vec<(usize, Arc<Node>, ServerError)> = Vec::new();
-        for (node, indexes) in groups {
-            let mut batch = client.client_of(&node).pipeline();
-            batch.transaction(false);
-            for &index in &indexes {
-                batch.add(self.commands[index].clone());
-            }
-            let replies = batch.execute().inspect_err(|e| {
-                if e.is_connection() {
-                    client.mark_stale();
-                }
-            })?;
-            for (index, reply) in indexes.into_iter().zip(replies) {
+        let mut sort = |node: &Arc<Node>, indexes: &[usize], replies: Vec<Result<Value, Error>>| {
+            for (&index, reply) in indexes.iter().zip(replies) {
                 match reply {
                     Err(Error::Server(e))
                         if matches!(
@@ -403,12 +393,37 @@ impl ClusterPipeline {
                                 | ServerErrorKind::ClusterDown
                         ) =>
                     {
-                        refused.push((index, Arc::clone(&node), e));
+                        refused.push((index, Arc::clone(node), e));
                     }
                     other => results[index] = Some(other),
                 }
             }
-        }
+        };
+        let fits = groups.iter().all(|(_, indexes)| {
+            let size: usize = indexes
+                .iter()
+                .map(|&i| self.commands[i].packed_args().len() + 16)
+                .sum();
+            size <= WRITE_WHOLE_LIMIT
+        });
+        let outcome = if fits {
+            self.write_all_then_read(&groups, &mut sort)
+        } else {
+            groups.iter().try_for_each(|(node, indexes)| {
+                let mut batch = client.client_of(node).pipeline();
+                batch.transaction(false);
+                for &index in indexes {
+                    batch.add(self.commands[index].clone());
+                }
+                sort(node, indexes, batch.execute()?);
+                Ok(())
+            })
+        };
+        outcome.inspect_err(|e| {
+            if e.is_connection() {
+                client.mark_stale();
+            }
+        })?;
         refused.sort_by_key(|(index, _, _)| *index);
         for (index, node, error) in refused {
             let target = routes[index].map_or(Target::AnyPrimary, Target::Slot);
@@ -427,6 +442,84 @@ impl ClusterPipeline {
                 })
             })
             .collect())
+    }
+
+    /// The commands' indexes grouped by the node serving them (commands without keys share
+    /// one random primary), nodes in the order they first appear.
+    fn groups(&self, routes: &[Option<u16>]) -> Result<Vec<NodeBatch>, Error> {
+        let client = &self.client;
+        let any = if routes.iter().any(Option::is_none) {
+            Some(client.resolve(&Target::AnyPrimary)?)
+        } else {
+            None
+        };
+        let mut groups: Vec<NodeBatch> = Vec::new();
+        let map = client.inner.topology.read();
+        for (index, route) in routes.iter().enumerate() {
+            let node = match (route, &any) {
+                (Some(slot), _) => map.primary_for(*slot),
+                (None, any) => any.as_ref(),
+            };
+            let Some(node) = node else {
+                drop(map);
+                // A slot the map does not know: the slow path picks a node (and refreshes).
+                return self.groups_one_by_one(routes, any);
+            };
+            match groups.iter_mut().find(|(n, _)| Arc::ptr_eq(n, node)) {
+                Some((_, indexes)) => indexes.push(index),
+                None => groups.push((Arc::clone(node), vec![index])),
+            }
+        }
+        Ok(groups)
+    }
+
+    /// [`ClusterPipeline::groups`] through [`ClusterClient::resolve`], command by command.
+    fn groups_one_by_one(
+        &self,
+        routes: &[Option<u16>],
+        any: Option<Arc<Node>>,
+    ) -> Result<Vec<NodeBatch>, Error> {
+        let client = &self.client;
+        let mut groups: Vec<NodeBatch> = Vec::new();
+        for (index, route) in routes.iter().enumerate() {
+            let node = match (route, &any) {
+                (Some(slot), _) => client.resolve(&Target::Slot(*slot))?,
+                (None, Some(any)) => Arc::clone(any),
+                (None, None) => client.resolve(&Target::AnyPrimary)?,
+            };
+            match groups.iter_mut().find(|(n, _)| Arc::ptr_eq(n, &node)) {
+                Some((_, indexes)) => indexes.push(index),
+                None => groups.push((node, vec![index])),
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Writes every node's batch, then reads every node's replies and hands them to `sort`.
+    /// On a failure every connection used is closed (replies may be left unread).
+    fn write_all_then_read(
+        &self,
+        groups: &[NodeBatch],
+        sort: &mut Sorter<'_>,
+    ) -> Result<(), Error> {
+        // A connection dropped with replies unread is closed by its pool.
+        let mut conns: Vec<PooledConnection> = Vec::with_capacity(groups.len());
+        for (node, indexes) in groups {
+            let mut conn = self.client.pool_of(node).get()?;
+            conn.send_with(indexes.len(), |buf| {
+                for &index in indexes {
+                    self.commands[index].write_packed(buf);
+                }
+            })?;
+            conns.push(conn);
+        }
+        let mut replies = Vec::new();
+        for ((node, indexes), conn) in groups.iter().zip(conns.iter_mut()) {
+            replies.clear();
+            conn.read_replies(indexes.len(), &mut replies)?;
+            sort(node, indexes, replies.drain(..).map(into_result).collect());
+        }
+        Ok(())
     }
 
     /// The transaction: every key in one slot, MULTI/EXEC on its primary, sent again to the

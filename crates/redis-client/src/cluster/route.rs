@@ -3,7 +3,7 @@
 //! [`ClusterClient`](crate::ClusterClient).
 
 use redis_commands::Cmd;
-use redis_commands::keys::key_indexes;
+use redis_commands::keys::for_each_key;
 
 use super::error::ClusterError;
 use super::slots::{SLOT_COUNT, key_slot};
@@ -124,7 +124,18 @@ const TABLE: &[(&str, Option<&str>, Policy)] = &[
 /// Where `cmd` goes. A command whose keys are in different slots is refused here, before
 /// anything is sent.
 pub(crate) fn route(cmd: &Cmd) -> Result<Route, ClusterError> {
-    let args: Vec<&[u8]> = cmd.arg_bytes().collect();
+    // Short commands (nearly all) are looked at without allocating.
+    let mut short: [&[u8]; 8] = [&[]; 8];
+    let long: Vec<&[u8]>;
+    let args: &[&[u8]] = if cmd.len() <= short.len() {
+        for (slot, arg) in short.iter_mut().zip(cmd.arg_bytes()) {
+            *slot = arg;
+        }
+        &short[..cmd.len()]
+    } else {
+        long = cmd.arg_bytes().collect();
+        &long
+    };
     let Some(name) = args.first() else {
         return Ok(Route::AnyPrimary);
     };
@@ -143,31 +154,36 @@ pub(crate) fn route(cmd: &Cmd) -> Result<Route, ClusterError> {
             }),
         };
     }
-    let keys = match key_indexes(&args) {
-        Some(keys) => keys,
-        // SORT's BY and GET patterns cannot be located; its key is the first argument.
-        None if name.eq_ignore_ascii_case(b"SORT") || name.eq_ignore_ascii_case(b"SORT_RO") => {
-            vec![1]
-        }
-        // A command the specification does not know (a module's): any primary, whose MOVED
-        // reply, if the command has keys, leads to the right node.
-        None => return Ok(Route::AnyPrimary),
-    };
     let mut slot = None;
-    for &i in &keys {
-        let Some(key) = args.get(i) else { continue };
+    let mut cross = None;
+    let mut visit = |i: usize| {
+        let Some(key) = args.get(i) else { return };
         let this = key_slot(key);
         match slot {
             None => slot = Some(this),
             Some(first) if first != this => {
-                return Err(ClusterError::CrossSlot {
-                    command: command_name(cmd),
-                    first_slot: first,
-                    other_slot: this,
-                });
+                cross.get_or_insert((first, this));
             }
             Some(_) => {}
         }
+    };
+    if for_each_key(args, &mut visit).is_none() {
+        // SORT's BY and GET patterns cannot be located; its key is the first argument.
+        if name.eq_ignore_ascii_case(b"SORT") || name.eq_ignore_ascii_case(b"SORT_RO") {
+            return Ok(args
+                .get(1)
+                .map_or(Route::AnyPrimary, |k| Route::Slot(key_slot(k))));
+        }
+        // A command the specification does not know (a module's): any primary, whose MOVED
+        // reply, if the command has keys, leads to the right node.
+        return Ok(Route::AnyPrimary);
+    }
+    if let Some((first_slot, other_slot)) = cross {
+        return Err(ClusterError::CrossSlot {
+            command: command_name(cmd),
+            first_slot,
+            other_slot,
+        });
     }
     Ok(slot.map_or(Route::AnyPrimary, Route::Slot))
 }

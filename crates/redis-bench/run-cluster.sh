@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Re-runs the Redis Cluster benchmarks (this client's `ClusterClient` vs redis-rs 1.8.1's
+# blocking cluster client vs `redis-benchmark --cluster`, against a three-primary cluster the
+# bench starts itself) and prints their tables. Needs redis-server, redis-cli and
+# redis-benchmark (7.0 or newer) on PATH.
+#
+# Runs the criterion suite RUNS times (default 3, about a minute each on the project's 2-core
+# machine), each into its own CRITERION_HOME, and reports the median over the runs. The
+# benchmarks are round trips on a shared 2-core machine, so before each run the script waits
+# (up to QUIET_WAIT seconds, default 300) until the CPUs were at most QUIET_BUSY percent busy
+# (default 25) over 5 seconds, and prints what it saw; it runs anyway after the wait.
+# Extra arguments go to criterion, e.g. `RUNS=1 bash crates/redis-bench/run-cluster.sh get`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${RUNS:-3}
+quiet_busy=${QUIET_BUSY:-25}
+quiet_wait=${QUIET_WAIT:-300}
+out=target/redis-bench-cluster
+
+# Percent of all CPUs busy over the next 5 seconds, from /proc/stat.
+busy() {
+  local a b
+  read -r -a a < <(head -1 /proc/stat)
+  sleep 5
+  read -r -a b < <(head -1 /proc/stat)
+  local total=0 idle i
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  idle=$((b[4] - a[4] + b[5] - a[5]))
+  echo $((100 * (total - idle) / (total > 0 ? total : 1)))
+}
+
+# Waits until the machine is quiet, or QUIET_WAIT seconds have passed.
+wait_quiet() {
+  local waited=0 pct
+  while :; do
+    pct=$(busy)
+    if ((pct <= quiet_busy)); then
+      echo "CPU busy before the run: ${pct}% (load $(cut -d' ' -f1-3 /proc/loadavg))"
+      return
+    fi
+    if ((waited >= quiet_wait)); then
+      echo "CPU busy before the run: ${pct}% after waiting ${waited} s; running anyway (load $(cut -d' ' -f1-3 /proc/loadavg))"
+      return
+    fi
+    sleep 10
+    waited=$((waited + 15))
+  done
+}
+
+echo "nproc: $(nproc); CPU:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-); $(rustc --version)"
+echo "$(redis-server --version | cut -d' ' -f1-3); $(redis-benchmark --version)"
+cargo bench -p redis-bench --bench cluster --no-run
+cargo build -q -p redis-bench --profile bench --example cluster_report
+dirs=()
+for i in $(seq 1 "$runs"); do
+  echo "run $i of $runs"
+  wait_quiet
+  rm -rf "$out/run-$i"
+  CRITERION_HOME="$PWD/$out/run-$i" cargo bench -p redis-bench --bench cluster -- "$@"
+  echo "CPU busy right after run $i: $(busy)% (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  dirs+=("$out/run-$i")
+done
+cargo run -q -p redis-bench --profile bench --example cluster_report -- "${dirs[@]}"
