@@ -96,6 +96,16 @@ fn configurations_clients_pools_and_connections_hide_the_password() {
     assert_hidden("a connection of its own", &own);
     assert_hidden("pool", client.pool());
     assert_hidden("stats", &client.pool().stats());
+
+    // A sentinel password, and a cluster client's.
+    let options = redis_client::SentinelOptions::new().password(SECRET);
+    assert_hidden("sentinel options", &options);
+    let sentinel = redis_client::Sentinel::with_options([("127.0.0.1", port)], options).unwrap();
+    assert_hidden("sentinel", &sentinel);
+    let cluster = redis_client::ClusterClient::builder()
+        .seed("127.0.0.1", port)
+        .password(SECRET);
+    assert_hidden("cluster builder", &cluster);
 }
 
 #[test]

@@ -265,6 +265,8 @@ fn danger_accept_invalid_certs_accepts_any_name_and_issuer() {
             .build();
         assert_eq!(ping(&client).unwrap(), "PONG", "{}", cert.cert().display());
     }
+    // The process was told, once, on standard error (RELIABILITY test 44).
+    assert!(redis_client::insecure_tls_warned());
 }
 
 /// A client of a mutual-TLS server; bounded by 2 s timeouts so a failure cannot hang.

@@ -77,7 +77,7 @@ pub use redis_commands::{
 };
 /// The option structs and argument enums of the typed commands (`SetOptions`, `Direction`, ...).
 pub use redis_commands::{enums::*, options::*};
-pub use redis_conn::{ServerError, ServerErrorKind, TlsConfig};
+pub use redis_conn::{ServerError, ServerErrorKind, TlsConfig, insecure_tls_warned};
 pub use resp_proto::{Protocol, Value};
 
 /// The RESP codec (`resp-proto`).

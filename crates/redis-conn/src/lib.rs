@@ -34,3 +34,4 @@ pub use crate::error::{Error, Phase, ServerError, ServerErrorKind};
 pub use crate::secret::Secret;
 pub use crate::transport::Transport;
 pub use crate::url::ConfigError;
+pub use crate::tls::insecure_tls_warned;

@@ -78,12 +78,35 @@ pub(crate) fn connect(
     Ok(StreamOwned::new(conn, tcp))
 }
 
+/// Whether a connection without certificate verification was made in this process (the
+/// warning of [`TlsConfig::danger_accept_invalid_certs`] was printed).
+static INSECURE_WARNED: std::sync::Once = std::sync::Once::new();
+
+/// Prints, once per process, that certificate verification is off (the library has no
+/// logger: standard error is the one place every deployment sees).
+fn warn_insecure_once() {
+    INSECURE_WARNED.call_once(|| {
+        eprintln!(
+            "redis-conn warning: TLS certificate verification is OFF \
+             (TlsConfig::danger_accept_invalid_certs): anyone on the network path can \
+             impersonate the server and read the password. Use it for tests only."
+        );
+    });
+}
+
+/// Whether this process connected over TLS without certificate verification (and printed
+/// the warning that says so, once).
+pub fn insecure_tls_warned() -> bool {
+    INSECURE_WARNED.is_completed()
+}
+
 fn client_config(tls: &TlsConfig) -> Result<ClientConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?;
     let builder = if tls.accepts_invalid_certs() {
+        warn_insecure_once();
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(
