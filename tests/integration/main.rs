@@ -6,6 +6,7 @@
 
 mod client;
 mod cluster;
+mod cluster_faults;
 mod commands_coverage;
 mod faults;
 mod fixture;

@@ -64,7 +64,28 @@ pub(crate) fn changes_state(cmd: &Cmd) -> bool {
 
 /// Whether a command of this name changes its connection's state.
 pub(crate) fn is_state_changing(name: &[u8]) -> bool {
+    // Most commands (GET, SET, DEL, ...) are shorter or longer than any of the list.
+    if !(STATE_CHANGING_SHORTEST..=STATE_CHANGING_LONGEST).contains(&name.len()) {
+        return false;
+    }
     STATE_CHANGING.iter().any(|c| c.eq_ignore_ascii_case(name))
+}
+
+/// The length of the shortest and of the longest name of [`STATE_CHANGING`].
+const STATE_CHANGING_SHORTEST: usize = name_length(false);
+const STATE_CHANGING_LONGEST: usize = name_length(true);
+
+const fn name_length(longest: bool) -> usize {
+    let mut found = if longest { 0 } else { usize::MAX };
+    let mut i = 0;
+    while i < STATE_CHANGING.len() {
+        let len = STATE_CHANGING[i].len();
+        if (longest && len > found) || (!longest && len < found) {
+            found = len;
+        }
+        i += 1;
+    }
+    found
 }
 
 impl Client {

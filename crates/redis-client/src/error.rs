@@ -87,6 +87,18 @@ fn describe_rejected(rejected: &[(usize, String, ServerError)]) -> String {
     parts.join("; ")
 }
 
+/// A server refusal for a passing reason: the command did not run and can later.
+fn is_passing(kind: ServerErrorKind) -> bool {
+    matches!(
+        kind,
+        ServerErrorKind::Loading
+            | ServerErrorKind::Busy
+            | ServerErrorKind::TryAgain
+            | ServerErrorKind::MasterDown
+            | ServerErrorKind::ClusterDown
+    )
+}
+
 impl Error {
     /// Whether an operation ran out of time: a read or write timeout (the command may have run),
     /// a connect timeout, or a pool checkout timeout.
@@ -104,8 +116,10 @@ impl Error {
     }
 
     /// Whether trying the same request again later can succeed without running it twice: the
-    /// request never reached the server (connect failure, pool exhausted), or the server
-    /// refused it for a passing reason (LOADING, BUSY, TRYAGAIN, MASTERDOWN, CLUSTERDOWN).
+    /// request never reached the server (connect failure, pool exhausted), the server refused
+    /// it for a passing reason (LOADING, BUSY, TRYAGAIN, MASTERDOWN, CLUSTERDOWN), a
+    /// transaction was discarded for such reasons (or a MOVED/ASK of a cluster), or a watched
+    /// key changed.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Connection(e) => matches!(
@@ -118,14 +132,17 @@ impl Error {
             Error::Pool(_) => true,
             // Discovery failed before anything was sent to a data node.
             Error::Sentinel(_) => true,
-            Error::Server(e) => matches!(
-                e.kind(),
-                ServerErrorKind::Loading
-                    | ServerErrorKind::Busy
-                    | ServerErrorKind::TryAgain
-                    | ServerErrorKind::MasterDown
-                    | ServerErrorKind::ClusterDown
-            ),
+            Error::Server(e) => is_passing(e.kind()),
+            // EXEC discarded the transaction: nothing ran. Worth trying again when every
+            // rejection was a passing one (a cluster moving or failing over a slot).
+            Error::ExecAbort { rejected } => {
+                !rejected.is_empty()
+                    && rejected.iter().all(|(_, _, e)| {
+                        is_passing(e.kind())
+                            || matches!(e.kind(), ServerErrorKind::Moved | ServerErrorKind::Ask)
+                    })
+            }
+            Error::WatchConflict => true,
             _ => false,
         }
     }
@@ -195,5 +212,30 @@ impl From<LockError> for Error {
 impl redis_ext::ExtError for Error {
     fn server_error_kind(&self) -> Option<ServerErrorKind> {
         self.server_kind()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(texts: &[&str]) -> Error {
+        Error::ExecAbort {
+            rejected: texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i, "SET".to_owned(), ServerError::parse(t.as_bytes())))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_transaction_discarded_for_passing_reasons_is_retryable() {
+        assert!(rejected(&["CLUSTERDOWN The cluster is down", "TRYAGAIN later"]).is_retryable());
+        assert!(rejected(&["MOVED 1 127.0.0.1:7001", "ASK 1 127.0.0.1:7001"]).is_retryable());
+        assert!(!rejected(&["CLUSTERDOWN down", "ERR syntax error"]).is_retryable());
+        assert!(!rejected(&[]).is_retryable());
+        assert!(Error::WatchConflict.is_retryable());
+        assert!(!Error::InvalidRequest("x".to_owned()).is_retryable());
     }
 }
