@@ -132,6 +132,13 @@ impl Decoder {
             return Err(err);
         }
         let first = if self.pos == 0 {
+            // The commonest reply of all (SET, pipelines of writes): no token scan needed.
+            if buf.starts_with(b"+OK\r\n") {
+                buf.advance(5);
+                self.scan.line_from = 0;
+                self.scan.examined = self.scan.examined.saturating_add(5);
+                return Ok(Some(Value::SimpleString(Bytes::from_static(b"OK"))));
+            }
             match self.decode_scalar(buf)? {
                 Fast::Value(value) => return Ok(Some(value)),
                 Fast::NeedMore => return Ok(None),
