@@ -8,7 +8,7 @@
 //! strace -c -f target/release/examples/client_profile get-pool 10000
 //! ```
 //!
-//! Workloads: `pipeline-100` (N pipelines of 100 SETs), `get-dedicated`, `get-pool`, `set-pool`, `get-redis-rs`, `get-1mib`,
+//! Workloads: `pipeline-100` (N pipelines of 100 SETs), `pubsub` (N messages to one subscriber), `get-dedicated`, `get-pool`, `set-pool`, `get-redis-rs`, `get-1mib`,
 //! `get-1mib-redis-rs`, `lrange`, `lrange-bytes`, `lrange-redis-rs`, and `get-8-threads` (8
 //! threads sharing a pool of 8, `N` GETs each).
 
@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use redis_client::{Client, PipelineCommands, cmd};
+use redis_client::{Client, MessageKind, PipelineCommands, cmd};
 
 #[path = "../benches/support/server.rs"]
 mod server;
@@ -108,6 +108,41 @@ fn main() -> ExitCode {
                     pipe.set(KEY, &VALUE_16[..]);
                 }
                 pipe.query::<()>().expect("pipeline");
+            })
+        }
+        "pubsub" => {
+            // One subscriber reading N messages that a thread publishes in pipelines of 1,000
+            // (the publisher runs outside the measured function).
+            let mut p = client.pubsub().expect("pubsub");
+            p.subscribe("bench").expect("SUBSCRIBE");
+            while p
+                .get_message(std::time::Duration::from_secs(5))
+                .expect("confirmation")
+                .is_none_or(|m| m.kind != MessageKind::Subscribe)
+            {}
+            let publisher = Client::builder()
+                .host("127.0.0.1")
+                .port(server.port())
+                .build();
+            std::thread::spawn(move || {
+                let mut pipe = publisher.pipeline();
+                pipe.transaction(false);
+                // One batch more than needed: the warm-up call reads one message too.
+                for _ in 0..=n.div_ceil(1000) {
+                    pipe.clear();
+                    for _ in 0..1000 {
+                        pipe.publish("bench", &VALUE_16[..]);
+                    }
+                    pipe.execute().expect("PUBLISH");
+                }
+            });
+            Box::new(move || {
+                let m = p
+                    .get_message(std::time::Duration::from_secs(5))
+                    .expect("message")
+                    .expect("a message within 5 s");
+                assert_eq!(m.kind, MessageKind::Message);
+                black_box(m);
             })
         }
         "set-pool" => Box::new(|| {

@@ -224,13 +224,23 @@ impl Cmd {
         let mut rest = &self.args[..];
         std::iter::from_fn(move || {
             // Each argument is `$len\r\n<payload>\r\n`, written by `resp_proto::write_bulk`.
-            let header_end = rest.windows(2).position(|w| w == b"\r\n")?;
-            let len: usize = std::str::from_utf8(rest.get(1..header_end)?)
-                .ok()?
-                .parse()
-                .ok()?;
-            let payload = rest.get(header_end + 2..header_end + 2 + len)?;
-            rest = rest.get(header_end + 4 + len..)?;
+            let (&marker, tail) = rest.split_first()?;
+            if marker != b'$' {
+                return None;
+            }
+            let mut len: usize = 0;
+            let mut digits: usize = 0;
+            for &d in tail {
+                if !d.is_ascii_digit() {
+                    break;
+                }
+                len = len.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
+                digits += 1;
+            }
+            let start = 1 + digits + 2;
+            let end = start.checked_add(len)?;
+            let payload = rest.get(start..end)?;
+            rest = rest.get(end + 2..)?;
             Some(payload)
         })
     }

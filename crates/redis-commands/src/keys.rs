@@ -86,9 +86,22 @@ fn index_of(name: &[u8], sub: Option<&[u8]>) -> Option<usize> {
     }
     let wanted = &mut upper[..len];
     wanted.make_ascii_uppercase();
-    KEY_SPECS
+    // A router asks for the same few commands over and over: try the last answer first.
+    thread_local! {
+        static LAST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    let last = LAST.with(std::cell::Cell::get);
+    if KEY_SPECS
+        .get(last)
+        .is_some_and(|(entry, _)| entry.as_bytes() == &*wanted)
+    {
+        return Some(last);
+    }
+    let found = KEY_SPECS
         .binary_search_by(|(entry, _)| entry.as_bytes().cmp(wanted))
-        .ok()
+        .ok()?;
+    LAST.with(|cell| cell.set(found));
+    Some(found)
 }
 
 /// The key specs of a command, of its subcommand `sub` when it is a container (the table

@@ -63,6 +63,34 @@ pub struct Decoder {
     recording: bool,
     /// The first error; every later call returns it.
     failed: Option<Error>,
+    /// How far the one-pass path got into a flat aggregate that has not fully arrived.
+    flat: Option<FlatScan>,
+}
+
+/// The progress of [`Decoder::decode`]'s one-pass path through a flat aggregate.
+#[derive(Debug, Clone, Copy)]
+struct FlatScan {
+    kind: u8,
+    count: usize,
+    first: usize,
+    done: usize,
+    at: usize,
+}
+
+/// What the one-pass path made of the front of the buffer.
+enum Flat {
+    Value(Value),
+    NeedMore,
+    /// Not a flat aggregate (or malformed): the general path decides.
+    No,
+}
+
+/// One element as the one-pass path sees it.
+enum FlatStep {
+    /// A bulk string's payload range (`None`: a null) and where the next element starts.
+    Element(Option<core::ops::Range<usize>>, usize),
+    NeedMore,
+    No,
 }
 
 /// An aggregate being validated.
@@ -108,6 +136,7 @@ impl Decoder {
         self.records.clear();
         self.recording = false;
         self.failed = None;
+        self.flat = None;
     }
 
     /// A diagnostic: how many input bytes the decoder has looked at while validating, since it
@@ -138,6 +167,11 @@ impl Decoder {
                 self.scan.line_from = 0;
                 self.scan.examined = self.scan.examined.saturating_add(5);
                 return Ok(Some(Value::SimpleString(Bytes::from_static(b"OK"))));
+            }
+            match self.decode_flat(buf) {
+                Flat::Value(value) => return Ok(Some(value)),
+                Flat::NeedMore => return Ok(None),
+                Flat::No => {}
             }
             match self.decode_scalar(buf)? {
                 Fast::Value(value) => return Ok(Some(value)),
@@ -172,6 +206,8 @@ impl Decoder {
         if let Some(err) = self.failed {
             return Err(err);
         }
+        // Progress of `decode`'s one-pass path does not apply to this entry point.
+        self.flat = None;
         if self.pos == 0 {
             // A scalar reply is one token: read it once, hand it over already read.
             let step = read_token(input, 0, &self.limits, &mut self.scan).inspect_err(|e| {
@@ -261,6 +297,80 @@ impl Decoder {
         };
         buf.advance(end);
         Ok(Fast::Value(value))
+    }
+
+    /// The commonest aggregate (pub/sub messages, LRANGE, MGET, HGETALL under RESP2): an
+    /// array, push or set of bulk strings and nulls, decoded with one scan and one build.
+    /// When it has not fully arrived, the scan's progress is kept and the next call resumes it
+    /// (each byte is scanned once). Anything else (another element type, a limit exceeded,
+    /// anything malformed) gives [`Flat::No`] having consumed nothing, and the general path
+    /// takes the reply from its start.
+    fn decode_flat(&mut self, buf: &mut BytesMut) -> Flat {
+        let bytes = &buf[..];
+        let mut scan = match self.flat.take() {
+            Some(scan) => scan,
+            None => {
+                let Some(&kind) = bytes.first() else {
+                    return Flat::No;
+                };
+                if !matches!(kind, b'*' | b'>' | b'~') || self.limits.depth() == 0 {
+                    return Flat::No;
+                }
+                let Some((count, first)) = flat_len(bytes, 1) else {
+                    return Flat::No;
+                };
+                if count == 0 || count > self.limits.aggregate_len() {
+                    return Flat::No;
+                }
+                self.scan.examined = self.scan.examined.saturating_add(first as u64);
+                FlatScan {
+                    kind,
+                    count,
+                    first,
+                    done: 0,
+                    at: first,
+                }
+            }
+        };
+        while scan.done < scan.count {
+            match flat_step(bytes, scan.at, self.limits.bulk_len()) {
+                FlatStep::Element(payload, next) => {
+                    // Payloads are sliced, not looked at.
+                    let sliced = payload.map_or(0, |p| p.len());
+                    let looked = next - scan.at - sliced;
+                    self.scan.examined = self.scan.examined.saturating_add(looked as u64);
+                    scan.at = next;
+                    scan.done += 1;
+                }
+                FlatStep::NeedMore => {
+                    self.flat = Some(scan);
+                    return Flat::NeedMore;
+                }
+                FlatStep::No => return Flat::No,
+            }
+        }
+        self.scan.line_from = 0;
+        // Every element has arrived: now the values are allocated, sharing one buffer.
+        let reply = buf.split_to(scan.at).freeze();
+        let mut items = Vec::with_capacity(scan.count);
+        let mut at = scan.first;
+        for _ in 0..scan.count {
+            let FlatStep::Element(payload, next) = flat_step(&reply, at, usize::MAX) else {
+                // The scan above saw these very bytes.
+                break;
+            };
+            items.push(match payload {
+                Some(range) => Value::BulkString(reply.slice(range)),
+                None => Value::Null,
+            });
+            at = next;
+        }
+        let list = List::from(items);
+        Flat::Value(match scan.kind {
+            b'*' => Value::Array(list),
+            b'>' => Value::Push(list),
+            _ => Value::Set(list),
+        })
     }
 
     /// Structural validation, resumable: returns the length of the complete reply at the front
@@ -583,6 +693,83 @@ enum Fast {
 
 /// Removes the first `end` bytes of `buf` and returns the `range` within them: one reference
 /// count increment, instead of split, slice and drop.
+/// A length of the one-pass path: ASCII digits (at most 18) from `at`, then `\r\n`;
+/// returns it and where the line ends, or `None` (incomplete or malformed alike).
+fn flat_len(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
+    match flat_len_step(bytes, at) {
+        FlatLen::Done(n, end) => Some((n, end)),
+        FlatLen::NeedMore | FlatLen::No => None,
+    }
+}
+
+enum FlatLen {
+    Done(usize, usize),
+    NeedMore,
+    No,
+}
+
+fn flat_len_step(bytes: &[u8], at: usize) -> FlatLen {
+    let mut n: usize = 0;
+    let mut i = at;
+    while let Some(&d) = bytes.get(i) {
+        if !d.is_ascii_digit() {
+            break;
+        }
+        if i - at == 18 {
+            return FlatLen::No;
+        }
+        n = n * 10 + usize::from(d - b'0');
+        i += 1;
+    }
+    match bytes.get(i..i + 2) {
+        None => FlatLen::NeedMore,
+        Some(_) if i == at => FlatLen::No,
+        Some(b"\r\n") => FlatLen::Done(n, i + 2),
+        Some(_) => FlatLen::No,
+    }
+}
+
+/// One element of the one-pass path at `at`: a bulk string of at most `max_len` bytes or a
+/// null (`$-1` or `_`).
+fn flat_step(bytes: &[u8], at: usize, max_len: usize) -> FlatStep {
+    let Some(&marker) = bytes.get(at) else {
+        return FlatStep::NeedMore;
+    };
+    match marker {
+        b'$' => {
+            if bytes.get(at + 1) == Some(&b'-') {
+                return match bytes.get(at + 1..at + 5) {
+                    None => FlatStep::NeedMore,
+                    Some(b"-1\r\n") => FlatStep::Element(None, at + 5),
+                    Some(_) => FlatStep::No,
+                };
+            }
+            let (len, body) = match flat_len_step(bytes, at + 1) {
+                FlatLen::Done(len, body) => (len, body),
+                FlatLen::NeedMore => return FlatStep::NeedMore,
+                FlatLen::No => return FlatStep::No,
+            };
+            if len > max_len {
+                return FlatStep::No;
+            }
+            let Some(end) = body.checked_add(len) else {
+                return FlatStep::No;
+            };
+            match bytes.get(end..end + 2) {
+                None => FlatStep::NeedMore,
+                Some(b"\r\n") => FlatStep::Element(Some(body..end), end + 2),
+                Some(_) => FlatStep::No,
+            }
+        }
+        b'_' => match bytes.get(at + 1..at + 3) {
+            None => FlatStep::NeedMore,
+            Some(b"\r\n") => FlatStep::Element(None, at + 3),
+            Some(_) => FlatStep::No,
+        },
+        _ => FlatStep::No,
+    }
+}
+
 fn take_payload(buf: &mut BytesMut, range: core::ops::Range<usize>, end: usize) -> Bytes {
     buf.advance(range.start);
     let payload = buf.split_to(range.end - range.start).freeze();
@@ -803,5 +990,90 @@ impl Rec {
             Rec::Chunk(s) => Frame::Chunk(at(s)),
             Rec::End => Frame::End,
         }
+    }
+}
+
+#[cfg(test)]
+mod flat_tests {
+    use super::*;
+    use alloc::vec;
+
+    /// Decodes `input` whole, and byte by byte, and checks both give `expected`.
+    fn both_ways(input: &[u8], limits: Limits) -> (Result<Option<Value>, Error>, Option<Value>) {
+        let mut whole = Decoder::with_limits(limits);
+        let mut buf = BytesMut::from(input);
+        let at_once = whole.decode(&mut buf);
+        let mut piecewise = Decoder::with_limits(limits);
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for &b in input {
+            buf.extend_from_slice(&[b]);
+            if let Ok(Some(v)) = piecewise.decode(&mut buf) {
+                got = Some(v);
+            }
+        }
+        (at_once, got)
+    }
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn flat_arrays_decode_as_the_general_path_does() {
+        let cases: [(&[u8], Value); 4] = [
+            (
+                b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$0\r\n\r\n",
+                Value::Array(vec![bulk("message"), bulk("ch"), bulk("")].into()),
+            ),
+            (
+                b"*3\r\n$1\r\na\r\n$-1\r\n_\r\n",
+                Value::Array(vec![bulk("a"), Value::Null, Value::Null].into()),
+            ),
+            (
+                b">2\r\n$4\r\npong\r\n$1\r\nx\r\n",
+                Value::Push(vec![bulk("pong"), bulk("x")].into()),
+            ),
+            (b"~1\r\n$2\r\nab\r\n", Value::Set(vec![bulk("ab")].into())),
+        ];
+        for (input, expected) in cases {
+            let (at_once, piecewise) = both_ways(input, Limits::default());
+            assert_eq!(at_once.unwrap(), Some(expected.clone()));
+            assert_eq!(piecewise, Some(expected));
+        }
+    }
+
+    #[test]
+    fn what_the_flat_path_does_not_take_goes_the_general_way() {
+        // Nested, integer, and simple-string elements: decoded in full by the general path.
+        let (v, _) = both_ways(b"*2\r\n*1\r\n:1\r\n+OK\r\n", Limits::default());
+        assert_eq!(
+            v.unwrap(),
+            Some(Value::Array(
+                vec![
+                    Value::Array(vec![Value::Integer(1)].into()),
+                    Value::SimpleString(Bytes::from_static(b"OK"))
+                ]
+                .into()
+            ))
+        );
+        // Limits still apply, with the general path's errors.
+        let small = Limits::default().max_bulk_len(2);
+        let (v, _) = both_ways(b"*1\r\n$3\r\nabc\r\n", small);
+        assert!(v.is_err());
+        let few = Limits::default().max_aggregate_len(1);
+        let (v, _) = both_ways(b"*2\r\n$1\r\na\r\n$1\r\nb\r\n", few);
+        assert!(v.is_err());
+        // A length that lies about its payload is an error, not a misread.
+        let (v, _) = both_ways(b"*1\r\n$5\r\nab\r\n\r\n", Limits::default());
+        assert!(v.is_err() || v.unwrap().is_none());
+        // Two replies back to back: the first only.
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::from(&b"*1\r\n$1\r\na\r\n*1\r\n$1\r\nb\r\n"[..]);
+        assert_eq!(
+            d.decode(&mut buf).unwrap(),
+            Some(Value::Array(vec![bulk("a")].into()))
+        );
+        assert_eq!(&buf[..], b"*1\r\n$1\r\nb\r\n");
     }
 }
