@@ -323,3 +323,26 @@ fn a_late_reply_after_a_blackhole_reaches_nobody() {
     let stats = c.pool().stats();
     assert_eq!((stats.closed_broken, stats.created), (1, 2), "{stats:?}");
 }
+
+/// A connection whose state was set up after the handshake (a cluster replica's READONLY)
+/// is not reconnected in place by the health check: the check fails instead, so that a pool
+/// opens a new one through its connector. An ordinary connection reconnects.
+#[test]
+fn a_connection_that_must_not_reconnect_in_place_fails_its_health_check() {
+    let mut server = RedisServer::start();
+    let config = server
+        .client_builder()
+        .health_check_interval(Duration::from_millis(10))
+        .build()
+        .pool()
+        .config()
+        .clone();
+    let mut ordinary = redis_client::conn::Connection::open(&config).unwrap();
+    let mut pinned = redis_client::conn::Connection::open(&config).unwrap();
+    pinned.never_reconnect_in_place();
+    server.restart();
+    thread::sleep(Duration::from_millis(30));
+    let now = Instant::now();
+    assert!(ordinary.check_health(now).is_ok(), "reconnected in place");
+    assert!(pinned.check_health(now).is_err());
+}

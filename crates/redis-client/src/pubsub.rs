@@ -124,14 +124,9 @@ impl Message {
                 )));
             }
         };
-        let text = |v: &Value| -> Bytes {
-            match v {
-                Value::BulkString(b) | Value::SimpleString(b) => b.clone(),
-                Value::Integer(i) => Bytes::from(i.to_string()),
-                _ => Bytes::new(),
-            }
-        };
-        let kind_name = match items.first() {
+        let mut items = items.into_iter();
+        let kind_value = items.next();
+        let kind_name = match &kind_value {
             Some(Value::BulkString(b) | Value::SimpleString(b)) => &b[..],
             _ => &[][..],
         };
@@ -157,26 +152,40 @@ impl Message {
                 String::from_utf8_lossy(kind_name)
             )));
         };
-        let at = |i: usize| items.get(i).map(&text).unwrap_or_default();
+        // The parts are moved out of the reply, not copied.
+        let mut next = || -> Bytes {
+            match items.next() {
+                Some(Value::BulkString(b) | Value::SimpleString(b)) => b,
+                Some(Value::Integer(i)) => Bytes::from(i.to_string()),
+                _ => Bytes::new(),
+            }
+        };
         Ok(match kind {
-            MessageKind::PMessage => Message {
-                kind,
-                pattern: Some(at(1)),
-                channel: at(2),
-                payload: at(3),
-            },
+            MessageKind::PMessage => {
+                let pattern = next();
+                let channel = next();
+                Message {
+                    kind,
+                    pattern: Some(pattern),
+                    channel,
+                    payload: next(),
+                }
+            }
             MessageKind::Pong => Message {
                 kind,
                 channel: Bytes::new(),
                 pattern: None,
-                payload: at(1),
+                payload: next(),
             },
-            _ => Message {
-                kind,
-                channel: at(1),
-                pattern: None,
-                payload: at(2),
-            },
+            _ => {
+                let channel = next();
+                Message {
+                    kind,
+                    channel,
+                    pattern: None,
+                    payload: next(),
+                }
+            }
         })
     }
 }

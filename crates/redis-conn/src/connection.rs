@@ -148,6 +148,14 @@ impl Connection {
         self.broken
     }
 
+    /// Stops the health check from reconnecting in place: for a connection whose state was
+    /// set up after the handshake (a cluster replica's `READONLY`), which a fresh socket
+    /// would not have. A failed health check then fails, and a pool closes the connection
+    /// and opens another through its connector.
+    pub fn never_reconnect_in_place(&mut self) {
+        self.reconnectable = false;
+    }
+
     /// When a reply was last read (or the connection opened).
     pub fn last_used(&self) -> Instant {
         self.last_used

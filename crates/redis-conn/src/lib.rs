@@ -32,6 +32,6 @@ pub use crate::config::{Address, ConnectionConfig, ConnectionConfigBuilder, Keep
 pub use crate::connection::Connection;
 pub use crate::error::{Error, Phase, ServerError, ServerErrorKind};
 pub use crate::secret::Secret;
+pub use crate::tls::insecure_tls_warned;
 pub use crate::transport::Transport;
 pub use crate::url::ConfigError;
-pub use crate::tls::insecure_tls_warned;

@@ -151,6 +151,8 @@ impl Connector for ReadOnlyConnector {
     fn connect(&self) -> Result<Connection, redis_conn::Error> {
         let mut conn = Connection::open_shared(Arc::clone(&self.config))?;
         conn.request(&["READONLY"])?;
+        // A reconnect in place would lose READONLY: the pool makes a new one through here.
+        conn.never_reconnect_in_place();
         Ok(conn)
     }
 
@@ -217,8 +219,8 @@ impl ClusterClient {
             {
                 if e.kind() == ServerErrorKind::Moved {
                     self.mark_stale();
-                    // A connection the health check reconnected in place has lost its
-                    // READONLY: close it rather than pool it again.
+                    // The replica no longer serves the slot (or lost READONLY somehow):
+                    // close the connection rather than pool it again.
                     conn.mark_dirty();
                 }
                 Ok(None)
