@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 
 use redis_client::replies::Role;
 use redis_client::{
-    Client, ClusterClient, ClusterError, Commands, Error, PipelineCommands, Protocol, ReadFrom,
+    ClusterClient, ClusterError, Commands, Error, PipelineCommands, Protocol, ReadFrom,
     ScanOptions, Script, ServerErrorKind, Value, cmd, key_slot,
 };
 use tests::{RedisCluster, RedisServer, eventually};
+
+use crate::cluster_util::{calls, node_client, owner_of, start_migration};
 
 /// Bound of every wait for the cluster to converge.
 const CONVERGE: Duration = Duration::from_secs(20);
@@ -30,20 +32,6 @@ fn cluster_client(cluster: &RedisCluster, protocol: Protocol) -> ClusterClient {
         .connect_timeout(Duration::from_secs(2))
         .build()
         .expect("the cluster is discovered")
-}
-
-/// A plain client on node `i`.
-fn node_client(cluster: &RedisCluster, i: usize) -> Client {
-    cluster
-        .node(i)
-        .client_builder()
-        .socket_timeout(Duration::from_secs(15))
-        .build()
-}
-
-/// Node `i`'s `host:port` as the cluster client reports owners.
-fn owner_of(cluster: &RedisCluster, i: usize) -> (String, u16) {
-    (cluster.node(i).host().to_owned(), cluster.node(i).port())
 }
 
 /// A key with hash tag `{tag...}` whose slot is served (at start-up) by primary `owner`, or
@@ -601,24 +589,6 @@ fn cluster_discovery_errors_are_typed() {
     ));
 }
 
-/// Starts moving `slot` from node `source` to node `target` (IMPORTING, then MIGRATING).
-fn start_migration(cluster: &RedisCluster, slot: u16, source: usize, target: usize) {
-    cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("IMPORTING")
-        .arg(cluster.node_id(source))
-        .execute(&node_client(cluster, target))
-        .expect("SETSLOT IMPORTING");
-    cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("MIGRATING")
-        .arg(cluster.node_id(target))
-        .execute(&node_client(cluster, source))
-        .expect("SETSLOT MIGRATING");
-}
-
 /// Moves every key of `keys` (all in one slot) from `source` to `target` and gives the slot
 /// to `target`, behind the cluster client's back.
 fn move_slot(cluster: &RedisCluster, slot: u16, source: usize, target: usize, keys: &[&str]) {
@@ -627,20 +597,6 @@ fn move_slot(cluster: &RedisCluster, slot: u16, source: usize, target: usize, ke
         migrate(cluster, source, target, keys);
     }
     assign_slot(cluster, slot, cluster.node_id(target));
-}
-
-/// `calls` of `cmdstat_<name>` in node `i`'s `INFO commandstats` (0 when never called).
-fn calls(cluster: &RedisCluster, i: usize, name: &str) -> u64 {
-    let text: String = cmd("INFO")
-        .arg("commandstats")
-        .query(&node_client(cluster, i))
-        .expect("INFO commandstats");
-    let prefix = format!("cmdstat_{name}:calls=");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]

@@ -35,10 +35,12 @@ use std::time::{Duration, Instant};
 
 use redis_client::replies::Role;
 use redis_client::{
-    Client, ClusterClient, ClusterError, Commands, Error, FromReply, PipelineCommands,
-    ServerErrorKind, cmd, key_slot,
+    ClusterClient, ClusterError, Commands, Error, FromReply, PipelineCommands, ServerErrorKind,
+    cmd, key_slot,
 };
 use tests::{RedisCluster, eventually};
+
+use crate::cluster_util::{calls, info_stat, node_client, owner_of, start_migration};
 
 /// Bound of every wait for the cluster or the workload to converge.
 const CONVERGE: Duration = Duration::from_secs(30);
@@ -66,21 +68,6 @@ fn cluster_client(cluster: &RedisCluster, socket_timeout: Duration) -> ClusterCl
         .expect("the cluster is discovered")
 }
 
-/// A plain client on node `i` (for commands meant for that node only).
-fn node_client(cluster: &RedisCluster, i: usize) -> Client {
-    cluster
-        .node(i)
-        .client_builder()
-        .socket_timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(2))
-        .build()
-}
-
-/// Node `i`'s `host:port` as the cluster client reports slot owners.
-fn owner_of(cluster: &RedisCluster, i: usize) -> (String, u16) {
-    (cluster.node(i).host().to_owned(), cluster.node(i).port())
-}
-
 /// `count` hash tags (`<prefix><n>`) with distinct slots, all served by primary `owner` at
 /// start-up, with their slots.
 fn tags_served_by(
@@ -101,25 +88,6 @@ fn tags_served_by(
         .collect();
     assert_eq!(tags.len(), count, "not enough tags for primary {owner}");
     tags
-}
-
-/// Starts moving `slot` from node `source` to node `target`: IMPORTING on the target first,
-/// then MIGRATING on the source (the order `redis-cli --cluster reshard` uses).
-fn start_migration(cluster: &RedisCluster, slot: u16, source: usize, target: usize) {
-    cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("IMPORTING")
-        .arg(cluster.node_id(source))
-        .execute(&node_client(cluster, target))
-        .expect("SETSLOT IMPORTING");
-    cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("MIGRATING")
-        .arg(cluster.node_id(target))
-        .execute(&node_client(cluster, source))
-        .expect("SETSLOT MIGRATING");
 }
 
 /// Ends a migration: CLUSTER SETSLOT `slot` NODE `target` on the target, then the source,
@@ -178,33 +146,6 @@ fn migrate_keys(cluster: &RedisCluster, from: usize, to: usize, keys: &[String])
     migrate
         .execute(&node_client(cluster, from))
         .unwrap_or_else(|e| panic!("MIGRATE {keys:?}: {e}"));
-}
-
-/// One `name:key=value,...` line of node `i`'s `INFO <section>`: the number after
-/// `<field>=`, 0 when the line is missing.
-fn info_stat(cluster: &RedisCluster, i: usize, section: &str, line: &str, field: &str) -> u64 {
-    let text: String = cmd("INFO")
-        .arg(section)
-        .query(&node_client(cluster, i))
-        .expect("INFO");
-    let prefix = format!("{line}:");
-    let field = format!("{field}=");
-    text.lines()
-        .find_map(|l| l.trim_end().strip_prefix(&prefix))
-        .and_then(|rest| rest.split(',').find_map(|kv| kv.strip_prefix(&field)))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-/// `calls` of `cmdstat_<name>` in node `i`'s `INFO commandstats`.
-fn calls(cluster: &RedisCluster, i: usize, name: &str) -> u64 {
-    info_stat(
-        cluster,
-        i,
-        "commandstats",
-        &format!("cmdstat_{name}"),
-        "calls",
-    )
 }
 
 /// `count` of `errorstat_<prefix>` in node `i`'s `INFO errorstats` (the error replies it

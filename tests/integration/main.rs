@@ -7,6 +7,7 @@
 mod client;
 mod cluster;
 mod cluster_faults;
+mod cluster_util;
 mod commands_coverage;
 mod faults;
 mod fixture;

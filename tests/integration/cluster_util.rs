@@ -1,0 +1,75 @@
+//! Helpers shared by the cluster test modules: plain clients on one node, slot migrations
+//! done by hand, and the counters of a node's INFO.
+
+use std::time::Duration;
+
+use redis_client::{Client, cmd};
+use tests::RedisCluster;
+
+/// A plain client on node `i` (for commands meant for that node only; no redirect is
+/// followed).
+pub(crate) fn node_client(cluster: &RedisCluster, i: usize) -> Client {
+    cluster
+        .node(i)
+        .client_builder()
+        .socket_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+}
+
+/// Node `i`'s `host:port` as the cluster client reports slot owners.
+pub(crate) fn owner_of(cluster: &RedisCluster, i: usize) -> (String, u16) {
+    (cluster.node(i).host().to_owned(), cluster.node(i).port())
+}
+
+/// Starts moving `slot` from node `source` to node `target`: IMPORTING on the target first,
+/// then MIGRATING on the source (the order `redis-cli --cluster reshard` uses).
+pub(crate) fn start_migration(cluster: &RedisCluster, slot: u16, source: usize, target: usize) {
+    cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(cluster.node_id(source))
+        .execute(&node_client(cluster, target))
+        .expect("SETSLOT IMPORTING");
+    cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(cluster.node_id(target))
+        .execute(&node_client(cluster, source))
+        .expect("SETSLOT MIGRATING");
+}
+
+/// One `name:key=value,...` line of node `i`'s `INFO <section>`: the number after
+/// `<field>=`, 0 when the line is missing.
+pub(crate) fn info_stat(
+    cluster: &RedisCluster,
+    i: usize,
+    section: &str,
+    line: &str,
+    field: &str,
+) -> u64 {
+    let text: String = cmd("INFO")
+        .arg(section)
+        .query(&node_client(cluster, i))
+        .expect("INFO");
+    let prefix = format!("{line}:");
+    let field = format!("{field}=");
+    text.lines()
+        .find_map(|l| l.trim_end().strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').find_map(|kv| kv.strip_prefix(&field)))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `calls` of `cmdstat_<name>` in node `i`'s `INFO commandstats` (0 when never called).
+pub(crate) fn calls(cluster: &RedisCluster, i: usize, name: &str) -> u64 {
+    info_stat(
+        cluster,
+        i,
+        "commandstats",
+        &format!("cmdstat_{name}"),
+        "calls",
+    )
+}
