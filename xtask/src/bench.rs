@@ -20,16 +20,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const USAGE: &str = "\
-usage: cargo xtask bench [--charts-only] [--codec | --client] [--runs N] [--from DIR]...
+usage: cargo xtask bench [--charts-only] [--codec | --client | --cluster] [--runs N] [--from DIR]...
                          [--out DIR] [-- CRITERION_FILTER...]
 
-  (default)      run crates/redis-bench/run.sh and run-client.sh (RUNS runs each, default 3;
-                 about 15 minutes on a 2-core machine), then write docs/charts/*.svg from them
+  (default)      run crates/redis-bench/run.sh, run-client.sh and run-cluster.sh (RUNS runs
+                 each, default 3; about 20 minutes on a 2-core machine), then write
+                 docs/charts/*.svg from them
   --charts-only  run nothing: write the charts from the criterion results already on disk
-                 (target/redis-bench/run-*, target/redis-bench-client/run-*, and for workloads
+                 (target/redis-bench/run-*, target/redis-bench-client/run-*,
+                 target/redis-bench-cluster/run-*, and for workloads
                  not found there $CRITERION_HOME or target/criterion); alias --no-run
   --codec        only the codec suite (decode and encode benchmarks)
   --client       only the client suite (needs redis-server and redis-benchmark)
+  --cluster      only the cluster suite (also needs redis-cli)
   --runs N       runs per suite (the scripts' RUNS; default 3)
   --from DIR     with --charts-only: read these criterion directories instead (repeatable;
                  several directories are runs of the same suite, medians are taken over them)
@@ -252,7 +255,38 @@ const CLIENT: Suite = Suite {
     ],
 };
 
-const SUITES: [&Suite; 2] = [&CODEC, &CLIENT];
+const CLUSTER: Suite = Suite {
+    name: "cluster",
+    script: "crates/redis-bench/run-cluster.sh",
+    runs_dir: "target/redis-bench-cluster",
+    groups: &[
+        Group {
+            dir: "cluster_pipeline-set",
+            title: "Cluster: SETs of a 16-byte value in pipelines of 1,000 over 3 primaries",
+            noun: "requests",
+            benches: &[
+                ("ours", "ours, ClusterClient::pipeline()"),
+                ("redis-rs", "redis-rs cluster_pipe()"),
+                ("redis-benchmark", "redis-benchmark --cluster -c 3 -P 1000"),
+            ],
+        },
+        Group {
+            dir: "cluster_get-8-threads",
+            title: "Cluster: 8 threads, GETs of a 16-byte value over 3 primaries",
+            noun: "requests",
+            benches: &[
+                ("ours-shared-client", "ours, one shared ClusterClient"),
+                (
+                    "redis-rs-connection-per-thread",
+                    "redis-rs, one ClusterConnection per thread",
+                ),
+                ("redis-benchmark", "redis-benchmark --cluster -c 8"),
+            ],
+        },
+    ],
+};
+
+const SUITES: [&Suite; 3] = [&CODEC, &CLIENT, &CLUSTER];
 
 /// Parsed command line.
 #[derive(Debug, Default)]
@@ -260,6 +294,7 @@ struct Options {
     charts_only: bool,
     codec: bool,
     client: bool,
+    cluster: bool,
     runs: Option<u32>,
     from: Vec<PathBuf>,
     out: Option<PathBuf>,
@@ -274,6 +309,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--charts-only" | "--no-run" => o.charts_only = true,
             "--codec" => o.codec = true,
             "--client" => o.client = true,
+            "--cluster" => o.cluster = true,
             "--runs" => {
                 let n = it.next().ok_or("--runs needs a number")?;
                 let n: u32 = n
@@ -318,10 +354,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = root();
     let suites: Vec<&Suite> = SUITES
         .into_iter()
-        .filter(|s| match (o.codec, o.client) {
-            (true, false) => s.name == "codec",
-            (false, true) => s.name == "client",
-            _ => true,
+        .filter(|s| {
+            let chosen = [("codec", o.codec), ("client", o.client), ("cluster", o.cluster)];
+            // No choice means every suite.
+            chosen.iter().all(|(_, on)| !on) || chosen.contains(&(s.name, true))
         })
         .collect();
     let out = o.out.clone().unwrap_or_else(|| root.join("docs/charts"));
@@ -375,7 +411,7 @@ fn run_suite(
     runs: Option<u32>,
     filters: &[String],
 ) -> Result<(Vec<PathBuf>, bool), String> {
-    if suite.name == "client" {
+    if suite.name != "codec" {
         crate::provision::ensure_redis()?;
     }
     eprintln!("xtask: running {} ({} suite)", suite.script, suite.name);
