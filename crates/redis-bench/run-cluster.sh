@@ -17,35 +17,9 @@ quiet_busy=${QUIET_BUSY:-25}
 quiet_wait=${QUIET_WAIT:-300}
 out=target/redis-bench-cluster
 
-# Percent of all CPUs busy over the next 5 seconds, from /proc/stat.
-busy() {
-  local a b
-  read -r -a a < <(head -1 /proc/stat)
-  sleep 5
-  read -r -a b < <(head -1 /proc/stat)
-  local total=0 idle i
-  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
-  idle=$((b[4] - a[4] + b[5] - a[5]))
-  echo $((100 * (total - idle) / (total > 0 ? total : 1)))
-}
-
-# Waits until the machine is quiet, or QUIET_WAIT seconds have passed.
-wait_quiet() {
-  local waited=0 pct
-  while :; do
-    pct=$(busy)
-    if ((pct <= quiet_busy)); then
-      echo "CPU busy before the run: ${pct}% (load $(cut -d' ' -f1-3 /proc/loadavg))"
-      return
-    fi
-    if ((waited >= quiet_wait)); then
-      echo "CPU busy before the run: ${pct}% after waiting ${waited} s; running anyway (load $(cut -d' ' -f1-3 /proc/loadavg))"
-      return
-    fi
-    sleep 10
-    waited=$((waited + 15))
-  done
-}
+# busy and wait_quiet.
+# shellcheck source=quiet.sh
+source crates/redis-bench/quiet.sh
 
 echo "nproc: $(nproc); CPU:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-); $(rustc --version)"
 echo "$(redis-server --version | cut -d' ' -f1-3); $(redis-benchmark --version)"

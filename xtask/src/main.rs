@@ -6,8 +6,9 @@
 //!   (installing them with apt-get when run as root on Debian or Ubuntu), then runs every test
 //!   of the workspace. Extra arguments go to `cargo test`.
 //!
-//! * `demo [EXAMPLE]`: starts a throwaway redis-server on a free loopback port, runs the guided
-//!   tour (or the named example of `redis-client`) against it, and stops the server.
+//! * `demo [EXAMPLE | --all | --list]`: starts a throwaway redis-server on a free loopback
+//!   port, runs the guided tour (or the named example of `redis-client`, or all of them)
+//!   against it, and stops the server.
 //!
 //! * `codegen [--check]`: writes the typed command methods of `redis-commands` from the vendored
 //!   Redis command specification (`--check` fails when the checked-in code is stale).
@@ -62,14 +63,16 @@ usage: cargo xtask <command>
 commands:
   test [ARGS...]   install redis-server, redis-sentinel and redis-tools when missing, then run
                    every test of the workspace (ARGS go to `cargo test`)
-  demo [EXAMPLE]   run the guided tour (or an example of redis-client) against a throwaway
-                   redis-server on a free port
+  demo [EXAMPLE | --all | --list]
+                   run the guided tour (or an example of redis-client, or all of them)
+                   against a throwaway redis-server on a free port; --list names them
   codegen [--check]
                    write the typed command methods of redis-commands from its spec/ (with
                    --check, fail when the checked-in code is stale)
-  bench [--charts-only] [--codec | --client] [--runs N] [-- FILTER...]
-                   run the benchmarks (crates/redis-bench/run.sh, run-client.sh) and write
-                   docs/charts/*.svg; --charts-only: from existing results, running nothing
+  bench [--charts-only] [--codec | --client | --cluster] [--runs N] [-- FILTER...]
+                   run the benchmarks (crates/redis-bench/run.sh, run-client.sh,
+                   run-cluster.sh) and write docs/charts/*.svg; --charts-only: from existing
+                   results, running nothing
   release <VERSION> [--dry]
                    bump the workspace version, date CHANGELOG.md's Unreleased section, check
                    the docs, `cargo publish --dry-run` every crate in dependency order (never

@@ -42,8 +42,11 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
+use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use redis_client::{Client, PipelineCommands, cmd};
+
+#[path = "support/batch.rs"]
+mod batch;
 
 #[path = "support/server.rs"]
 mod server;
@@ -63,21 +66,6 @@ const LRANGE_BATCH: u64 = 1_000;
 /// Elements of the list, and the LRANGE's reply.
 const LIST_LEN: usize = 1_000;
 
-/// A group of batch benchmarks: `batch` requests per iteration, 10 samples of one batch each
-/// after one batch of warm-up.
-fn batch_group<'a>(c: &'a mut Criterion, name: &str, batch: u64) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = c.benchmark_group(format!("client/{name}"));
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        // Both far below one batch: one batch of warm-up, one batch per sample. Criterion
-        // warns that the samples take longer than this; that is expected.
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(10))
-        .throughput(Throughput::Elements(batch));
-    group
-}
-
 /// Times `iters` batches of `batch` calls of `op`.
 fn timed(iters: u64, batch: u64, mut op: impl FnMut()) -> Duration {
     let start = Instant::now();
@@ -87,36 +75,26 @@ fn timed(iters: u64, batch: u64, mut op: impl FnMut()) -> Duration {
     start.elapsed()
 }
 
-/// Runs `redis-benchmark -h 127.0.0.1 -p <port> --csv <args>` and returns the requests per
-/// second of its `test` line.
-fn redis_benchmark(server: &Server, args: &[&str], test: &str) -> f64 {
-    let output = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", &server.port().to_string(), "--csv"])
-        .args(args)
-        .output()
-        .expect("cannot run redis-benchmark");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "redis-benchmark {args:?} failed: {text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let quoted = format!("\"{test}\"");
-    text.lines()
-        .find_map(|line| {
-            let mut fields = line.split(',');
-            (fields.next()? == quoted).then(|| fields.next()?.trim_matches('"').parse().ok())?
-        })
-        .unwrap_or_else(|| panic!("no {test:?} line in redis-benchmark's output:\n{text}"))
+/// `redis-benchmark`'s target options for the bench's server.
+fn rb_target(server: &Server) -> [String; 4] {
+    [
+        "-h".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        server.port().to_string(),
+    ]
 }
 
-/// The time `redis-benchmark` needs for `requests` at its reported rate.
+/// [`batch::redis_benchmark_time`] against the bench's server.
 fn redis_benchmark_time(server: &Server, requests: u64, args: &[&str], test: &str) -> Duration {
-    let n = requests.to_string();
-    let mut all = vec!["-n", n.as_str()];
-    all.extend_from_slice(args);
-    let rps = redis_benchmark(server, &all, test);
-    Duration::from_secs_f64(requests as f64 / rps)
+    let target = rb_target(server);
+    let target: Vec<&str> = target.iter().map(String::as_str).collect();
+    batch::redis_benchmark_time(&target, requests, args, test)
+}
+
+/// A `client/<name>` group of batches.
+fn batch_group<'a>(c: &'a mut Criterion, name: &str, batch: u64) -> BenchmarkGroup<'a, WallTime> {
+    batch::batch_group(c, "client", name, batch)
 }
 
 fn redis_rs_connection(server: &Server) -> redis::Connection {

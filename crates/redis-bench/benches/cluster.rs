@@ -36,12 +36,14 @@
 //! `crates/redis-bench/run-cluster.sh` for three runs and the tables.
 
 use std::hint::black_box;
-use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
+use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use redis_client::{ClusterClient, PipelineCommands, cmd};
+
+#[path = "support/batch.rs"]
+mod batch;
 
 #[path = "support/cluster.rs"]
 mod cluster;
@@ -61,54 +63,34 @@ const PER_THREAD: u64 = 5_000;
 /// Keys the GETs read.
 const GET_KEYS: u64 = 1_000;
 
-/// A group of batch benchmarks: `batch` requests per iteration, 10 samples of one batch each
-/// after one batch of warm-up.
-fn batch_group<'a>(c: &'a mut Criterion, name: &str, batch: u64) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = c.benchmark_group(format!("cluster/{name}"));
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        // Both far below one batch: one batch of warm-up, one batch per sample. Criterion
-        // warns that the samples take longer than this; that is expected.
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(10))
-        .throughput(Throughput::Elements(batch));
-    group
+/// `redis-benchmark`'s target options for the bench's cluster (its first primary).
+fn rb_target(cluster: &Cluster) -> [String; 5] {
+    [
+        "--cluster".into(),
+        "-h".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        cluster.ports()[0].to_string(),
+    ]
 }
 
-/// Runs `redis-benchmark --cluster -h 127.0.0.1 -p <first primary> --csv <args>` and returns
-/// the requests per second of its `test` line.
+/// [`batch::redis_benchmark`] against the bench's cluster.
 fn redis_benchmark(cluster: &Cluster, args: &[&str], test: &str) -> f64 {
-    let output = Command::new("redis-benchmark")
-        .args(["--cluster", "-h", "127.0.0.1", "--csv"])
-        .args(["-p", &cluster.ports()[0].to_string()])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run redis-benchmark");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "redis-benchmark {args:?} failed: {text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Its cluster mode prints the primaries it found before the CSV.
-    let quoted = format!("\"{test}\"");
-    text.lines()
-        .find_map(|line| {
-            let mut fields = line.split(',');
-            (fields.next()? == quoted).then(|| fields.next()?.trim_matches('"').parse().ok())?
-        })
-        .unwrap_or_else(|| panic!("no {test:?} line in redis-benchmark's output:\n{text}"))
+    let target = rb_target(cluster);
+    let target: Vec<&str> = target.iter().map(String::as_str).collect();
+    batch::redis_benchmark(&target, args, test)
 }
 
-/// The time `redis-benchmark --cluster` needs for `requests` at its reported rate.
+/// [`batch::redis_benchmark_time`] against the bench's cluster.
 fn redis_benchmark_time(cluster: &Cluster, requests: u64, args: &[&str], test: &str) -> Duration {
-    let n = requests.to_string();
-    let mut all = vec!["-n", n.as_str()];
-    all.extend_from_slice(args);
-    let rps = redis_benchmark(cluster, &all, test);
-    Duration::from_secs_f64(requests as f64 / rps)
+    let target = rb_target(cluster);
+    let target: Vec<&str> = target.iter().map(String::as_str).collect();
+    batch::redis_benchmark_time(&target, requests, args, test)
+}
+
+/// A `cluster/<name>` group of batches.
+fn batch_group<'a>(c: &'a mut Criterion, name: &str, batch: u64) -> BenchmarkGroup<'a, WallTime> {
+    batch::batch_group(c, "cluster", name, batch)
 }
 
 fn redis_rs_client(cluster: &Cluster) -> redis::cluster::ClusterClient {
