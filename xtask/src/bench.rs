@@ -355,7 +355,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let suites: Vec<&Suite> = SUITES
         .into_iter()
         .filter(|s| {
-            let chosen = [("codec", o.codec), ("client", o.client), ("cluster", o.cluster)];
+            let chosen = [
+                ("codec", o.codec),
+                ("client", o.client),
+                ("cluster", o.cluster),
+            ];
             // No choice means every suite.
             chosen.iter().all(|(_, on)| !on) || chosen.contains(&(s.name, true))
         })
