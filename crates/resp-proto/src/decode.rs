@@ -162,7 +162,8 @@ impl Decoder {
         }
         let first = if self.pos == 0 {
             // The commonest reply of all (SET, pipelines of writes): no token scan needed.
-            if buf.starts_with(b"+OK\r\n") {
+            // (The limit on line length applies to it too.)
+            if buf.starts_with(b"+OK\r\n") && self.limits.bulk_len() >= 2 {
                 buf.advance(5);
                 self.scan.line_from = 0;
                 self.scan.examined = self.scan.examined.saturating_add(5);
@@ -708,6 +709,20 @@ enum FlatLen {
     No,
 }
 
+/// Whether `want` is at `at`: `Done` when all of it is, `NeedMore` when what has arrived so
+/// far matches, `No` at the first byte that differs (the general path reports that byte at
+/// once, so the one-pass path must not wait for more).
+fn flat_expect(bytes: &[u8], at: usize, want: &[u8]) -> FlatLen {
+    for (i, &w) in want.iter().enumerate() {
+        match bytes.get(at + i) {
+            None => return FlatLen::NeedMore,
+            Some(&b) if b != w => return FlatLen::No,
+            Some(_) => {}
+        }
+    }
+    FlatLen::Done(0, at + want.len())
+}
+
 fn flat_len_step(bytes: &[u8], at: usize) -> FlatLen {
     let mut n: usize = 0;
     let mut i = at;
@@ -721,11 +736,13 @@ fn flat_len_step(bytes: &[u8], at: usize) -> FlatLen {
         n = n * 10 + usize::from(d - b'0');
         i += 1;
     }
-    match bytes.get(i..i + 2) {
-        None => FlatLen::NeedMore,
-        Some(_) if i == at => FlatLen::No,
-        Some(b"\r\n") => FlatLen::Done(n, i + 2),
-        Some(_) => FlatLen::No,
+    if i == at && i < bytes.len() {
+        return FlatLen::No;
+    }
+    match flat_expect(bytes, i, b"\r\n") {
+        FlatLen::Done(_, end) if i > at => FlatLen::Done(n, end),
+        FlatLen::Done(..) => FlatLen::No,
+        other => other,
     }
 }
 
@@ -735,15 +752,14 @@ fn flat_step(bytes: &[u8], at: usize, max_len: usize) -> FlatStep {
     let Some(&marker) = bytes.get(at) else {
         return FlatStep::NeedMore;
     };
+    let fixed = |want: &[u8]| match flat_expect(bytes, at + 1, want) {
+        FlatLen::Done(_, end) => FlatStep::Element(None, end),
+        FlatLen::NeedMore => FlatStep::NeedMore,
+        FlatLen::No => FlatStep::No,
+    };
     match marker {
+        b'$' if bytes.get(at + 1) == Some(&b'-') => fixed(b"-1\r\n"),
         b'$' => {
-            if bytes.get(at + 1) == Some(&b'-') {
-                return match bytes.get(at + 1..at + 5) {
-                    None => FlatStep::NeedMore,
-                    Some(b"-1\r\n") => FlatStep::Element(None, at + 5),
-                    Some(_) => FlatStep::No,
-                };
-            }
             let (len, body) = match flat_len_step(bytes, at + 1) {
                 FlatLen::Done(len, body) => (len, body),
                 FlatLen::NeedMore => return FlatStep::NeedMore,
@@ -755,17 +771,16 @@ fn flat_step(bytes: &[u8], at: usize, max_len: usize) -> FlatStep {
             let Some(end) = body.checked_add(len) else {
                 return FlatStep::No;
             };
-            match bytes.get(end..end + 2) {
-                None => FlatStep::NeedMore,
-                Some(b"\r\n") => FlatStep::Element(Some(body..end), end + 2),
-                Some(_) => FlatStep::No,
+            if bytes.len() <= end {
+                return FlatStep::NeedMore;
+            }
+            match flat_expect(bytes, end, b"\r\n") {
+                FlatLen::Done(_, next) => FlatStep::Element(Some(body..end), next),
+                FlatLen::NeedMore => FlatStep::NeedMore,
+                FlatLen::No => FlatStep::No,
             }
         }
-        b'_' => match bytes.get(at + 1..at + 3) {
-            None => FlatStep::NeedMore,
-            Some(b"\r\n") => FlatStep::Element(None, at + 3),
-            Some(_) => FlatStep::No,
-        },
+        b'_' => fixed(b"\r\n"),
         _ => FlatStep::No,
     }
 }
@@ -1067,6 +1082,18 @@ mod flat_tests {
         // A length that lies about its payload is an error, not a misread.
         let (v, _) = both_ways(b"*1\r\n$5\r\nab\r\n\r\n", Limits::default());
         assert!(v.is_err() || v.unwrap().is_none());
+        // A malformed element is reported at once, as the general path does, not waited on
+        // (found by the property tests: `~1\r\n_` then a byte that is not `\r`).
+        let mut d = Decoder::new();
+        assert!(d.decode(&mut BytesMut::from(&b"~1\r\n_\0"[..])).is_err());
+        let mut d = Decoder::new();
+        assert!(
+            d.decode(&mut BytesMut::from(&b"*1\r\n$2\r\nab\n"[..]))
+                .is_err()
+        );
+        // `+OK` obeys the line limit like any simple string.
+        let mut d = Decoder::with_limits(Limits::default().max_bulk_len(1));
+        assert!(d.decode(&mut BytesMut::from(&b"+OK\r\n"[..])).is_err());
         // Two replies back to back: the first only.
         let mut d = Decoder::new();
         let mut buf = BytesMut::from(&b"*1\r\n$1\r\na\r\n*1\r\n$1\r\nb\r\n"[..]);
