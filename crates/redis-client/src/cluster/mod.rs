@@ -134,7 +134,8 @@ use self::topology::{Node, NodeAddr, Topology, layout_from_shards, layout_from_s
 ///
 /// The map sits behind a read-write lock taken only to read or patch it, never during I/O or a
 /// pause. A full refresh asks the known primaries (in random order), then the replicas, then
-/// the seeds, and keeps the first usable answer; it runs on the thread of the command that
+/// the nodes whose connections failed in the last 10 s (a frozen node would cost it a whole
+/// timeout), then the seeds, and keeps the first usable answer; it runs on the thread of the command that
 /// needs it (the library starts no thread), at most once per
 /// [`ClusterClientBuilder::min_refresh_interval`] (default 100 ms), and one at a time. A node
 /// missing from the new map (gone, or a failed primary whose slots a replica took over) is
@@ -513,6 +514,7 @@ impl ClusterClient {
                 if let Error::Connection(c) = &e
                     && c.is_connection()
                 {
+                    node.mark_failed();
                     self.mark_stale();
                     if !*reconnected {
                         *reconnected = true;
@@ -535,6 +537,7 @@ impl ClusterClient {
             Err(e) => {
                 if e.is_connection() {
                     // The command may have run: no retry. The node may be gone.
+                    node.mark_failed();
                     self.mark_stale();
                 }
                 Err(e)
@@ -684,9 +687,14 @@ impl ClusterClient {
                 let start = random() as usize % primaries.len();
                 primaries.rotate_left(start);
             }
-            let mut list: Vec<(NodeAddr, Option<Arc<Node>>)> = primaries
+            // Nodes whose connections just failed go last: a frozen one would cost a timeout.
+            let (recently_failed, healthy): (Vec<Arc<Node>>, Vec<Arc<Node>>) = primaries
                 .into_iter()
                 .chain(map.replicas().cloned())
+                .partition(|n| n.failed_within(FAILED_NODE_WINDOW));
+            let mut list: Vec<(NodeAddr, Option<Arc<Node>>)> = healthy
+                .into_iter()
+                .chain(recently_failed)
                 .map(|n| (n.addr.clone(), Some(n)))
                 .collect();
             for seed in &self.inner.seeds {
@@ -795,6 +803,9 @@ impl ClusterClient {
         half + Duration::from_nanos(random() % spread.saturating_add(1))
     }
 }
+
+/// How long a node whose connection failed is asked last by a refresh.
+const FAILED_NODE_WINDOW: Duration = Duration::from_secs(10);
 
 /// Marks the end of a refresh (also when the refresh panics).
 struct RefreshGuard<'a> {

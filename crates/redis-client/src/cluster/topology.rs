@@ -3,6 +3,9 @@
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use redis_commands::replies::{ClusterShard, ClusterSlotRange};
 use redis_conn::ConnectionConfig;
@@ -54,6 +57,8 @@ pub(crate) struct Node {
     pool: OnceLock<Pool>,
     /// Connections that sent `READONLY`, for reads served by a replica.
     readonly_pool: OnceLock<Pool>,
+    /// When a request to the node last failed on its connection (timeout, reset, refused).
+    failed_at: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for Node {
@@ -71,7 +76,21 @@ impl Node {
             addr,
             pool: OnceLock::new(),
             readonly_pool: OnceLock::new(),
+            failed_at: Mutex::new(None),
         })
+    }
+
+    /// Notes that a request to the node failed on its connection.
+    pub(crate) fn mark_failed(&self) {
+        *self.failed_at.lock() = Some(Instant::now());
+    }
+
+    /// Whether a request to the node failed on its connection within `window`: a refresh
+    /// asks such a node last (a frozen node would cost it a whole timeout).
+    pub(crate) fn failed_within(&self, window: Duration) -> bool {
+        self.failed_at
+            .lock()
+            .is_some_and(|at| at.elapsed() < window)
     }
 
     /// The node's pool, created on first use from the shared settings with this node's
@@ -534,6 +553,15 @@ mod tests {
         assert_eq!(map.covered_slots(), 1);
         assert!(map.primary_for(10).is_none());
         assert!(map.primary_for(16384).is_none());
+    }
+
+    #[test]
+    fn a_failed_node_is_remembered_for_a_while() {
+        let node = Node::new(addr(7000));
+        assert!(!node.failed_within(Duration::from_secs(10)));
+        node.mark_failed();
+        assert!(node.failed_within(Duration::from_secs(10)));
+        assert!(!node.failed_within(Duration::ZERO));
     }
 
     #[test]
