@@ -1195,6 +1195,42 @@ fn cluster_pubsub_serves_channels_patterns_and_shard_channels_across_slot_moves(
     );
     // The channels of the other slots never moved.
     assert_eq!(shard_subscribers(&cluster, primaries[2], &shard[2]), 1);
+    drop(p);
+
+    // A worker thread runs the handlers of every kind of subscription, and stops on request.
+    let mut p = client.pubsub();
+    p.subscribe("untreated").unwrap();
+    let refused = p
+        .run_in_thread(Duration::from_millis(50), None)
+        .unwrap_err();
+    assert!(refused.to_string().contains("untreated"), "{refused}");
+    let mut p = client.pubsub();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let shard_tx = tx.clone();
+    p.subscribe_with_handler("news", move |m| {
+        let _ = tx.send(format!("news:{}", m.payload_str().unwrap_or("")));
+    })
+    .unwrap();
+    p.ssubscribe_with_handler(shard[2].as_str(), move |m| {
+        let _ = shard_tx.send(format!("shard:{}", m.payload_str().unwrap_or("")));
+    })
+    .unwrap();
+    let worker = p.run_in_thread(Duration::from_millis(50), None).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + CONVERGE;
+    while got.len() < 2 && Instant::now() < deadline {
+        // Published until received: the channel subscription may still be on its way.
+        let _ = client.publish("news", "w");
+        let _ = client.spublish(&shard[2], "w");
+        while let Ok(m) = rx.recv_timeout(Duration::from_millis(100)) {
+            if !got.contains(&m) {
+                got.push(m);
+            }
+        }
+    }
+    got.sort();
+    assert_eq!(got, ["news:w", "shard:w"]);
+    worker.stop().unwrap();
 }
 
 #[test]
