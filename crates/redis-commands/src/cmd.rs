@@ -18,7 +18,7 @@ use crate::reply::{ConversionError, FromReply};
 /// set.write_packed(&mut wire);
 /// assert!(wire.starts_with(b"*5\r\n$3\r\nSET\r\n$3\r\nkey\r\n$2\r\n42\r\n"));
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Default, PartialEq, Eq)]
 pub struct Cmd {
     /// The arguments, each a complete bulk string.
     args: Vec<u8>,
@@ -84,6 +84,27 @@ std::thread_local! {
 
 /// Buffers larger than this are freed rather than kept for the next command.
 const SPARE_LIMIT: usize = 4096;
+
+impl Clone for Cmd {
+    fn clone(&self) -> Self {
+        Cmd {
+            args: self.args.clone(),
+            count: self.count,
+            name: self.name,
+            invalid: self.invalid,
+        }
+    }
+
+    /// Reuses this command's buffer: a batch that keeps its cleared commands copies new ones
+    /// into them without allocating.
+    fn clone_from(&mut self, source: &Self) {
+        self.args.clear();
+        self.args.extend_from_slice(&source.args);
+        self.count = source.count;
+        self.name = source.name;
+        self.invalid = source.invalid;
+    }
+}
 
 impl Drop for Cmd {
     fn drop(&mut self) {
