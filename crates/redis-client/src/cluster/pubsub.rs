@@ -397,11 +397,22 @@ impl ClusterPubSub {
     /// The session of channels and patterns: on a primary of the map, another one after a
     /// failure.
     fn open_global(&self) -> Result<PubSub, Error> {
+        self.open_session(|cluster| {
+            cluster.refresh_if_stale();
+            Ok(cluster.resolve(&Target::AnyPrimary)?.addr.clone())
+        })
+    }
+
+    /// A session whose connections (the first now, any later one after a failure) go to
+    /// the node `node` names at that moment; a failed connect marks the slot map stale.
+    fn open_session(
+        &self,
+        node: impl Fn(&ClusterClient) -> Result<NodeAddr, Error> + Send + 'static,
+    ) -> Result<PubSub, Error> {
         let cluster = self.cluster.clone();
         PubSub::with_opener(Box::new(move || {
-            cluster.refresh_if_stale();
-            let node = cluster.resolve(&Target::AnyPrimary)?;
-            cluster.open_connection(&node.addr).inspect_err(|_| {
+            let addr = node(&cluster)?;
+            cluster.open_connection(&addr).inspect_err(|_| {
                 cluster.mark_stale();
             })
         }))
@@ -583,13 +594,8 @@ impl ClusterPubSub {
 
     /// A session for the shard channels of the node at `addr`.
     fn open_shard(&self, addr: &NodeAddr) -> Result<ShardSession, Error> {
-        let cluster = self.cluster.clone();
         let target = addr.clone();
-        let pubsub = PubSub::with_opener(Box::new(move || {
-            cluster.open_connection(&target).inspect_err(|_| {
-                cluster.mark_stale();
-            })
-        }))?;
+        let pubsub = self.open_session(move |_| Ok(target.clone()))?;
         Ok(ShardSession {
             addr: addr.clone(),
             pubsub,
