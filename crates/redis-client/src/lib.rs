@@ -52,6 +52,7 @@
 
 #![deny(missing_docs)]
 
+mod batch;
 mod client;
 mod cluster;
 mod error;

@@ -1,11 +1,12 @@
 //! [`Pipeline`]: many commands, one write, one round trip; optionally a MULTI/EXEC
 //! transaction.
 
-use redis_commands::{ArgumentError, Cmd, FromReply, PipelineCommands, ToArg, ToArgs, cmd};
+use redis_commands::{Cmd, FromReply, PipelineCommands, ToArg, ToArgs, cmd};
 use redis_conn::{ServerError, ServerErrorKind};
 use redis_pool::PooledConnection;
 use resp_proto::Value;
 
+use crate::batch::Batch;
 use crate::client::Client;
 use crate::error::Error;
 
@@ -37,24 +38,14 @@ use crate::error::Error;
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     client: Client,
-    /// Every command's arguments, as RESP bulk strings, back to back.
-    args: Vec<u8>,
-    /// Where each command's arguments start in `args`, and how many there are.
-    commands: Vec<Entry>,
-    /// The first command found invalid while building.
-    invalid: Option<(usize, ArgumentError)>,
+    /// The commands, packed.
+    batch: Batch,
     /// Commands run on the same connection before the batch (scripts to load).
     before: Vec<Cmd>,
     /// Whether a command changes its connection's state (SELECT, SUBSCRIBE, ...): the
     /// connection is closed after the batch instead of going back to the pool.
     changes_state: bool,
     transaction: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    start: usize,
-    count: usize,
 }
 
 /// The size of one write of a large batch.
@@ -65,9 +56,7 @@ impl Client {
     pub fn pipeline(&self) -> Pipeline {
         Pipeline {
             client: self.clone(),
-            args: Vec::new(),
-            commands: Vec::new(),
-            invalid: None,
+            batch: Batch::default(),
             before: Vec::new(),
             changes_state: false,
             transaction: true,
@@ -91,10 +80,7 @@ impl Pipeline {
     /// Adds an argument to the command started last (before any command, the argument starts
     /// one and is its name).
     pub fn arg<T: ToArg>(&mut self, arg: T) -> &mut Self {
-        let named = self.last().count > 0;
-        self.last().count += 1;
-        arg.write_arg(&mut self.args);
-        if !named {
+        if self.batch.arg(arg) {
             self.note_name();
         }
         self
@@ -102,10 +88,7 @@ impl Pipeline {
 
     /// Adds arguments to the command started last.
     pub fn args<T: ToArgs>(&mut self, args: T) -> &mut Self {
-        let named = self.last().count > 0;
-        let added = args.write_args(&mut self.args);
-        self.last().count += added;
-        if !named {
+        if self.batch.args(args) {
             self.note_name();
         }
         self
@@ -113,23 +96,21 @@ impl Pipeline {
 
     /// Notes whether the last command, just given its name, changes its connection's state.
     fn note_name(&mut self) {
-        let last = self.commands.len().saturating_sub(1);
-        self.changes_state |= crate::client::is_state_changing(self.name_bytes(last));
+        let last = self.batch.len().saturating_sub(1);
+        self.changes_state |= crate::client::is_state_changing(self.batch.name_bytes(last));
     }
 
     /// Adds a command built elsewhere (for example by [`redis_commands::build`]).
     pub fn add(&mut self, command: Cmd) -> &mut Self {
-        if let Err(e) = command.check()
-            && self.invalid.is_none()
-        {
-            self.invalid = Some((self.commands.len(), e));
-        }
         self.changes_state |= crate::client::changes_state(&command);
-        self.commands.push(Entry {
-            start: self.args.len(),
-            count: command.len(),
-        });
-        self.args.extend_from_slice(command.packed_args());
+        self.batch.push(&command);
+        self
+    }
+
+    /// Adds command `index` of another batch (a cluster pipeline's commands for one node).
+    pub(crate) fn add_packed(&mut self, from: &Batch, index: usize) -> &mut Self {
+        self.changes_state |= crate::client::is_state_changing(from.name_bytes(index));
+        self.batch.push_packed(from, index);
         self
     }
 
@@ -146,85 +127,20 @@ impl Pipeline {
 
     /// The number of commands.
     pub fn len(&self) -> usize {
-        self.commands.len()
+        self.batch.len()
     }
 
     /// Whether no command was added.
     pub fn is_empty(&self) -> bool {
-        self.commands.is_empty()
+        self.batch.is_empty()
     }
 
     /// Removes every command, keeping the settings.
     pub fn clear(&mut self) -> &mut Self {
-        self.args.clear();
-        self.commands.clear();
-        self.invalid = None;
+        self.batch.clear();
         self.before.clear();
         self.changes_state = false;
         self
-    }
-
-    fn last(&mut self) -> &mut Entry {
-        if self.commands.is_empty() {
-            self.commands.push(Entry {
-                start: self.args.len(),
-                count: 0,
-            });
-        }
-        let last = self.commands.len() - 1;
-        &mut self.commands[last]
-    }
-
-    /// The name of command `index`, for messages.
-    fn name(&self, index: usize) -> String {
-        String::from_utf8_lossy(self.name_bytes(index)).into_owned()
-    }
-
-    /// The name of command `index` as sent.
-    fn name_bytes(&self, index: usize) -> &[u8] {
-        let Some(entry) = self.commands.get(index) else {
-            return &[];
-        };
-        // `$len\r\n<name>\r\n`, as written by the argument encoders.
-        let rest = &self.args[entry.start..];
-        let header = rest.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
-        let len: usize = std::str::from_utf8(rest.get(1..header).unwrap_or_default())
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
-        rest.get(header + 2..header + 2 + len).unwrap_or_default()
-    }
-
-    /// The index after the last command of the chunk that starts at `first`: at least one
-    /// command, and no more than about [`CHUNK`] bytes.
-    fn chunk_end(&self, first: usize) -> usize {
-        let start = self.commands[first].start;
-        let mut end = first + 1;
-        while end < self.commands.len() && self.end(end) - start + 16 * (end + 1 - first) <= CHUNK {
-            end += 1;
-        }
-        end
-    }
-
-    /// The end of command `index`'s arguments in `args`.
-    fn end(&self, index: usize) -> usize {
-        self.commands
-            .get(index + 1)
-            .map_or(self.args.len(), |next| next.start)
-    }
-
-    fn validate(&self) -> Result<(), Error> {
-        if let Some(index) = self.commands.iter().position(|c| c.count == 0) {
-            return Err(Error::InvalidRequest(format!(
-                "command {index} of the pipeline has no name"
-            )));
-        }
-        if let Some((index, e)) = &self.invalid {
-            return Err(Error::InvalidRequest(format!(
-                "command {index} of the pipeline: {e}"
-            )));
-        }
-        Ok(())
     }
 
     /// Runs the batch and returns one result per command, in order: a server error of one
@@ -234,8 +150,8 @@ impl Pipeline {
     /// connection is closed; which commands ran is unknown), a transaction the server discarded
     /// ([`Error::ExecAbort`]), or a watched key that changed ([`Error::WatchConflict`]).
     pub fn execute(&self) -> Result<Vec<Result<Value, Error>>, Error> {
-        self.validate()?;
-        if self.commands.is_empty() && self.before.is_empty() {
+        self.batch.validate()?;
+        if self.batch.is_empty() && self.before.is_empty() {
             return Ok(Vec::new());
         }
         let mut conn = self.client.pool().get()?;
@@ -250,8 +166,8 @@ impl Pipeline {
     /// command, a `Vec`, ...), failing on the first command that failed, with its index and
     /// name.
     pub fn query<T: FromReply>(&self) -> Result<T, Error> {
-        self.validate()?;
-        if self.commands.is_empty() && self.before.is_empty() {
+        self.batch.validate()?;
+        if self.batch.is_empty() && self.before.is_empty() {
             return Ok(T::from_reply(Value::Array(Vec::new().into()))?);
         }
         let mut conn = self.client.pool().get()?;
@@ -268,7 +184,7 @@ impl Pipeline {
         {
             return Err(Error::Pipeline {
                 index,
-                command: self.name(index),
+                command: self.batch.name(index),
                 error: ServerError::parse(text),
             });
         }
@@ -283,7 +199,7 @@ impl Pipeline {
             crate::client::check(command)?;
             crate::client::run_raw(conn, command)?;
         }
-        if self.commands.is_empty() {
+        if self.batch.is_empty() {
             return Ok(Vec::new());
         }
         // A pipeline that SELECTs, SUBSCRIBEs, ... leaves its connection changed: it is closed
@@ -291,7 +207,7 @@ impl Pipeline {
         if self.changes_state {
             conn.mark_dirty();
         }
-        let n = self.commands.len();
+        let n = self.batch.len();
         let mut replies: Vec<Value> = Vec::with_capacity(n + 2);
         // Commands go out in chunks; the replies of the previous chunk are read while the
         // server works on the current one, so neither side waits on a full socket buffer.
@@ -299,7 +215,7 @@ impl Pipeline {
         let mut next = 0;
         while next < n {
             let first = next == 0;
-            let end = self.chunk_end(next);
+            let end = self.batch.chunk_end(next, CHUNK);
             let last = end == n;
             let extra =
                 usize::from(self.transaction && first) + usize::from(self.transaction && last);
@@ -309,9 +225,7 @@ impl Pipeline {
                     resp_proto::encode_command(buf, ["MULTI"]);
                 }
                 for index in next..end {
-                    let entry = self.commands[index];
-                    resp_proto::write_array_header(buf, entry.count);
-                    buf.extend_from_slice(&self.args[entry.start..self.end(index)]);
+                    self.batch.write(index, buf);
                 }
                 if last && self.transaction {
                     resp_proto::encode_command(buf, ["EXEC"]);
@@ -334,13 +248,13 @@ impl Pipeline {
         conn: &mut PooledConnection,
         replies: Vec<Value>,
     ) -> Result<Vec<Value>, Error> {
-        let n = self.commands.len();
+        let n = self.batch.len();
         let mut replies = replies.into_iter();
         let multi = replies.next().unwrap_or(Value::Null);
         let mut rejected = Vec::new();
         for index in 0..n {
             if let Err(Error::Server(error)) = into_result(replies.next().unwrap_or(Value::Null)) {
-                rejected.push((index, self.name(index), error));
+                rejected.push((index, self.batch.name(index), error));
             }
         }
         let exec = replies.next().unwrap_or(Value::Null);
@@ -449,7 +363,7 @@ impl WatchedPipeline {
     }
 
     fn run(&mut self) -> Result<Vec<Value>, Error> {
-        self.batch.validate()?;
+        self.batch.batch.validate()?;
         let conn = self.conn.get_mut();
         let result = if self.batch.is_empty() {
             crate::client::run_raw(conn, &cmd("UNWATCH")).map(|_| Vec::new())

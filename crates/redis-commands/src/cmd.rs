@@ -242,28 +242,7 @@ impl Cmd {
 
     /// The arguments, in order, as the bytes sent.
     pub fn arg_bytes(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut rest = &self.args[..];
-        std::iter::from_fn(move || {
-            // Each argument is `$len\r\n<payload>\r\n`, written by `resp_proto::write_bulk`.
-            let (&marker, tail) = rest.split_first()?;
-            if marker != b'$' {
-                return None;
-            }
-            let mut len: usize = 0;
-            let mut digits: usize = 0;
-            for &d in tail {
-                if !d.is_ascii_digit() {
-                    break;
-                }
-                len = len.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
-                digits += 1;
-            }
-            let start = 1 + digits + 2;
-            let end = start.checked_add(len)?;
-            let payload = rest.get(start..end)?;
-            rest = rest.get(end + 2..)?;
-            Some(payload)
-        })
+        packed_arg_bytes(&self.args)
     }
 
     /// The arguments as RESP bulk strings, without the array header: what
@@ -288,6 +267,40 @@ impl Cmd {
     pub fn execute<R: Runner>(&self, runner: R) -> Result<(), R::Error> {
         self.query::<(), R>(runner)
     }
+}
+
+/// The payloads of RESP bulk strings written back to back (`$len\r\n<payload>\r\n...`, what
+/// [`Cmd::packed_args`] holds), in order; the iteration stops at the first malformed one.
+///
+/// ```
+/// use redis_commands::{cmd, packed_arg_bytes};
+///
+/// let set = cmd("SET").arg("k").arg(10).clone();
+/// let args: Vec<&[u8]> = packed_arg_bytes(set.packed_args()).collect();
+/// assert_eq!(args, [&b"SET"[..], b"k", b"10"]);
+/// ```
+pub fn packed_arg_bytes(packed: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    let mut rest = packed;
+    std::iter::from_fn(move || {
+        let (&marker, tail) = rest.split_first()?;
+        if marker != b'$' {
+            return None;
+        }
+        let mut len: usize = 0;
+        let mut digits: usize = 0;
+        for &d in tail {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            len = len.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
+            digits += 1;
+        }
+        let start = 1 + digits + 2;
+        let end = start.checked_add(len)?;
+        let payload = rest.get(start..end)?;
+        rest = rest.get(end + 2..)?;
+        Some(payload)
+    })
 }
 
 /// The byte range of the payload of the bulk string written at `start`.

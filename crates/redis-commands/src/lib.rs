@@ -31,7 +31,7 @@ mod slots;
 
 pub use crate::arg::{ToArg, ToArgs};
 pub use crate::bitfield::{BitfieldOps, BitfieldOverflow};
-pub use crate::cmd::{ArgumentError, Cmd, Runner, cmd};
+pub use crate::cmd::{ArgumentError, Cmd, Runner, cmd, packed_arg_bytes};
 pub use crate::generated::builders as build;
 pub use crate::generated::commands::Commands;
 pub use crate::generated::pipeline::PipelineCommands;

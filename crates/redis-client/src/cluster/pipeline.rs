@@ -9,9 +9,10 @@ use redis_commands::{Cmd, FromReply, PipelineCommands, ToArg, ToArgs, cmd};
 use redis_conn::{ServerError, ServerErrorKind};
 use resp_proto::Value;
 
-use super::route::{self, Route, command_name};
+use super::route::{self, Route, command_name_of};
 use super::{ClusterClient, ClusterError, Node, Target};
-use crate::client::check;
+use crate::batch::Batch;
+use crate::client::{check, is_state_changing};
 use crate::error::Error;
 use crate::pipeline::into_result;
 use crate::pipeline::{RetryPolicy, WatchedPipeline};
@@ -81,7 +82,7 @@ type Sorter<'a> = dyn FnMut(&Arc<Node>, &[usize], Vec<Result<Value, Error>>) + '
 #[non_exhaustive]
 pub struct ClusterPipeline {
     client: ClusterClient,
-    commands: Vec<Cmd>,
+    batch: Batch,
     transaction: bool,
 }
 
@@ -91,7 +92,7 @@ impl ClusterClient {
     pub fn pipeline(&self) -> ClusterPipeline {
         ClusterPipeline {
             client: self.clone(),
-            commands: Vec::new(),
+            batch: Batch::default(),
             transaction: false,
         }
     }
@@ -252,44 +253,36 @@ impl ClusterPipeline {
     /// Adds an argument to the command started last (before any command, the argument starts
     /// one and is its name).
     pub fn arg<T: ToArg>(&mut self, arg: T) -> &mut Self {
-        self.last().arg(arg);
+        self.batch.arg(arg);
         self
     }
 
     /// Adds arguments to the command started last.
     pub fn args<T: ToArgs>(&mut self, args: T) -> &mut Self {
-        self.last().args(args);
+        self.batch.args(args);
         self
     }
 
     /// Adds a command built elsewhere (for example by [`redis_commands::build`]).
     pub fn add(&mut self, command: Cmd) -> &mut Self {
-        self.commands.push(command);
+        self.batch.push(&command);
         self
     }
 
     /// The number of commands.
     pub fn len(&self) -> usize {
-        self.commands.len()
+        self.batch.len()
     }
 
     /// Whether no command was added.
     pub fn is_empty(&self) -> bool {
-        self.commands.is_empty()
+        self.batch.is_empty()
     }
 
     /// Removes every command, keeping the settings.
     pub fn clear(&mut self) -> &mut Self {
-        self.commands.clear();
+        self.batch.clear();
         self
-    }
-
-    fn last(&mut self) -> &mut Cmd {
-        if self.commands.is_empty() {
-            self.commands.push(Cmd::new());
-        }
-        let last = self.commands.len() - 1;
-        &mut self.commands[last]
     }
 
     /// Runs the batch and returns one result per command, in the order they were added: a
@@ -300,7 +293,7 @@ impl ClusterPipeline {
     /// the server discarded ([`Error::ExecAbort`]).
     pub fn execute(&self) -> Result<Vec<Result<Value, Error>>, Error> {
         let routes = self.routes()?;
-        if self.commands.is_empty() {
+        if self.batch.is_empty() {
             return Ok(Vec::new());
         }
         self.client.refresh_if_stale();
@@ -323,11 +316,7 @@ impl ClusterPipeline {
                 Err(Error::Server(error)) => {
                     return Err(Error::Pipeline {
                         index,
-                        command: self
-                            .commands
-                            .get(index)
-                            .map(command_name)
-                            .unwrap_or_default(),
+                        command: self.name(index),
                         error,
                     });
                 }
@@ -337,28 +326,32 @@ impl ClusterPipeline {
         Ok(T::from_reply(Value::Array(values.into()))?)
     }
 
+    /// The name (and subcommand) of command `index`, for messages.
+    fn name(&self, index: usize) -> String {
+        command_name_of(self.batch.arg_bytes(index))
+    }
+
     /// Each command's slot (`None`: no key), checked before anything is sent.
     fn routes(&self) -> Result<Vec<Option<u16>>, Error> {
-        let mut routes = Vec::with_capacity(self.commands.len());
-        for (index, command) in self.commands.iter().enumerate() {
-            check(command).map_err(|e| {
-                Error::InvalidRequest(format!("command {index} of the pipeline: {e}"))
-            })?;
-            if route::changes_state(command) {
+        self.batch.validate()?;
+        let mut routes = Vec::with_capacity(self.batch.len());
+        for index in 0..self.batch.len() {
+            if is_state_changing(self.batch.name_bytes(index)) {
                 return Err(ClusterError::Unsupported {
-                    command: command_name(command),
+                    command: self.name(index),
                     reason: "it changes the state of its connection, which a pipeline on \
                              pooled connections cannot keep; use a DedicatedConnection of \
                              `ClusterClient::client_for_slot`",
                 }
                 .into());
             }
-            routes.push(match route::route(command)? {
+            let route = route::route_args(self.batch.arg_bytes(index), self.batch.arg_count(index));
+            routes.push(match route? {
                 Route::Slot(slot) => Some(slot),
                 Route::AnyPrimary => None,
                 Route::Fanout(..) | Route::RandomKey => {
                     return Err(ClusterError::Unsupported {
-                        command: command_name(command),
+                        command: self.name(index),
                         reason: "it runs on several nodes, which a pipeline cannot do; run it \
                                  on the ClusterClient itself",
                     }
@@ -378,7 +371,7 @@ impl ClusterPipeline {
         let client = &self.client;
         let groups = self.groups(routes)?;
         let mut results: Vec<Option<Result<Value, Error>>> =
-            (0..self.commands.len()).map(|_| None).collect();
+            (0..self.batch.len()).map(|_| None).collect();
         // The commands a node refused without running them, to send again alone.
         let mut refused: Vec<(usize, Arc<Node>, ServerError)> = Vec::new();
         let mut sort = |node: &Arc<Node>, indexes: &[usize], replies: Vec<Result<Value, Error>>| {
@@ -400,10 +393,7 @@ impl ClusterPipeline {
             }
         };
         let fits = groups.iter().all(|(_, indexes)| {
-            let size: usize = indexes
-                .iter()
-                .map(|&i| self.commands[i].packed_args().len() + 16)
-                .sum();
+            let size: usize = indexes.iter().map(|&i| self.batch.packed_len(i) + 16).sum();
             size <= WRITE_WHOLE_LIMIT
         });
         let outcome = if fits {
@@ -413,7 +403,7 @@ impl ClusterPipeline {
                 let mut batch = client.client_of(node).pipeline();
                 batch.transaction(false);
                 for &index in indexes {
-                    batch.add(self.commands[index].clone());
+                    batch.add_packed(&self.batch, index);
                 }
                 sort(node, indexes, batch.execute()?);
                 Ok(())
@@ -427,7 +417,8 @@ impl ClusterPipeline {
         refused.sort_by_key(|(index, _, _)| *index);
         for (index, node, error) in refused {
             let target = routes[index].map_or(Target::AnyPrimary, Target::Slot);
-            match client.run_with(&self.commands[index], target, Some((node, error))) {
+            let command = self.batch.to_cmd(index);
+            match client.run_with(&command, target, Some((node, error))) {
                 Err(e) if !matches!(e, Error::Server(_) | Error::Cluster(_)) => return Err(e),
                 other => results[index] = Some(other),
             }
@@ -508,7 +499,7 @@ impl ClusterPipeline {
             let mut conn = self.client.pool_of(node).get()?;
             conn.send_with(indexes.len(), |buf| {
                 for &index in indexes {
-                    self.commands[index].write_packed(buf);
+                    self.batch.write(index, buf);
                 }
             })?;
             conns.push(conn);
@@ -532,10 +523,7 @@ impl ClusterPipeline {
                 (None, Some(s)) => slot = Some(*s),
                 (Some(first), Some(s)) if first != *s => {
                     return Err(ClusterError::CrossSlot {
-                        command: format!(
-                            "MULTI (command {index}, {})",
-                            command_name(&self.commands[index])
-                        ),
+                        command: format!("MULTI (command {index}, {})", self.name(index)),
                         first_slot: first,
                         other_slot: *s,
                     }
@@ -552,8 +540,8 @@ impl ClusterPipeline {
             let node = client.resolve(&target)?;
             let mut batch = client.client_of(&node).pipeline();
             batch.transaction(true);
-            for command in &self.commands {
-                batch.add(command.clone());
+            for index in 0..self.batch.len() {
+                batch.add_packed(&self.batch, index);
             }
             let error = match batch.execute() {
                 Ok(results) => return Ok(results),

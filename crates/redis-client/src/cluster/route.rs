@@ -124,36 +124,32 @@ const TABLE: &[(&str, Option<&str>, Policy)] = &[
 /// Where `cmd` goes. A command whose keys are in different slots is refused here, before
 /// anything is sent.
 pub(crate) fn route(cmd: &Cmd) -> Result<Route, ClusterError> {
+    route_args(cmd.arg_bytes(), cmd.len())
+}
+
+/// [`route`] for a command given as its `count` arguments, its name first.
+pub(crate) fn route_args<'a>(
+    arg_bytes: impl Iterator<Item = &'a [u8]>,
+    count: usize,
+) -> Result<Route, ClusterError> {
     // Short commands (nearly all) are looked at without allocating.
     let mut short: [&[u8]; 8] = [&[]; 8];
     let long: Vec<&[u8]>;
-    let args: &[&[u8]] = if cmd.len() <= short.len() {
-        for (slot, arg) in short.iter_mut().zip(cmd.arg_bytes()) {
+    let args: &[&[u8]] = if count <= short.len() {
+        let mut n = 0;
+        for (slot, arg) in short.iter_mut().zip(arg_bytes) {
             *slot = arg;
+            n += 1;
         }
-        &short[..cmd.len()]
+        &short[..n]
     } else {
-        long = cmd.arg_bytes().collect();
+        long = arg_bytes.collect();
         &long
     };
     let Some(name) = args.first() else {
         return Ok(Route::AnyPrimary);
     };
-    if let Some(policy) = table_policy(name, args.get(1).copied()) {
-        return match policy {
-            Policy::Route(route) => Ok(route),
-            Policy::SlotArgument(at) => Ok(args
-                .get(at)
-                .and_then(|a| std::str::from_utf8(a).ok())
-                .and_then(|a| a.parse::<u16>().ok())
-                .filter(|&slot| slot < SLOT_COUNT)
-                .map_or(Route::AnyPrimary, Route::Slot)),
-            Policy::Unsupported(reason) => Err(ClusterError::Unsupported {
-                command: command_name(cmd),
-                reason,
-            }),
-        };
-    }
+    // The keys first: no command of the table has any, and most commands have one.
     let mut slot = None;
     let mut cross = None;
     let mut visit = |i: usize| {
@@ -167,7 +163,36 @@ pub(crate) fn route(cmd: &Cmd) -> Result<Route, ClusterError> {
             Some(_) => {}
         }
     };
-    if for_each_key(args, &mut visit).is_none() {
+    // `None`: the specification cannot locate the keys (what was visited does not count).
+    let located = for_each_key(args, &mut visit).is_some();
+    if located {
+        if let Some((first_slot, other_slot)) = cross {
+            return Err(ClusterError::CrossSlot {
+                command: command_name_of(args.iter().copied()),
+                first_slot,
+                other_slot,
+            });
+        }
+        if let Some(slot) = slot {
+            return Ok(Route::Slot(slot));
+        }
+    }
+    if let Some(policy) = table_policy(name, args.get(1).copied()) {
+        return match policy {
+            Policy::Route(route) => Ok(route),
+            Policy::SlotArgument(at) => Ok(args
+                .get(at)
+                .and_then(|a| std::str::from_utf8(a).ok())
+                .and_then(|a| a.parse::<u16>().ok())
+                .filter(|&slot| slot < SLOT_COUNT)
+                .map_or(Route::AnyPrimary, Route::Slot)),
+            Policy::Unsupported(reason) => Err(ClusterError::Unsupported {
+                command: command_name_of(args.iter().copied()),
+                reason,
+            }),
+        };
+    }
+    if !located {
         // SORT's BY and GET patterns cannot be located; its key is the first argument.
         if name.eq_ignore_ascii_case(b"SORT") || name.eq_ignore_ascii_case(b"SORT_RO") {
             return Ok(args
@@ -176,16 +201,8 @@ pub(crate) fn route(cmd: &Cmd) -> Result<Route, ClusterError> {
         }
         // A command the specification does not know (a module's): any primary, whose MOVED
         // reply, if the command has keys, leads to the right node.
-        return Ok(Route::AnyPrimary);
     }
-    if let Some((first_slot, other_slot)) = cross {
-        return Err(ClusterError::CrossSlot {
-            command: command_name(cmd),
-            first_slot,
-            other_slot,
-        });
-    }
-    Ok(slot.map_or(Route::AnyPrimary, Route::Slot))
+    Ok(Route::AnyPrimary)
 }
 
 fn table_policy(name: &[u8], sub: Option<&[u8]>) -> Option<Policy> {
@@ -202,7 +219,11 @@ fn table_policy(name: &[u8], sub: Option<&[u8]>) -> Option<Policy> {
 
 /// The command's name (and subcommand, for container commands) for error messages.
 pub(crate) fn command_name(cmd: &Cmd) -> String {
-    let mut args = cmd.arg_bytes();
+    command_name_of(cmd.arg_bytes())
+}
+
+/// [`command_name`] for a command given as its arguments, its name first.
+pub(crate) fn command_name_of<'a>(mut args: impl Iterator<Item = &'a [u8]>) -> String {
     let name = String::from_utf8_lossy(args.next().unwrap_or_default()).to_ascii_uppercase();
     const CONTAINERS: &[&str] = &[
         "ACL", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "FUNCTION", "LATENCY", "MEMORY", "MODULE",
@@ -325,6 +346,19 @@ mod tests {
             route_of(&["SCAN", "0"]),
             Err(ClusterError::Unsupported { .. })
         ));
+    }
+
+    #[test]
+    fn no_command_of_the_table_has_keys() {
+        // `route` looks for keys before it looks at the table.
+        for (name, sub, _) in super::TABLE {
+            let full = match sub {
+                Some(sub) => format!("{name} {sub}"),
+                None => (*name).to_owned(),
+            };
+            let specs = redis_commands::keys::key_specs(&full).unwrap_or_default();
+            assert!(specs.is_empty(), "{full} has key specs");
+        }
     }
 
     #[test]
