@@ -8,7 +8,7 @@
 //! strace -c -f target/release/examples/client_profile get-pool 10000
 //! ```
 //!
-//! Workloads: `pipeline-100` (N pipelines of 100 SETs), `pubsub` (N messages to one subscriber), `get-dedicated`, `get-pool`, `set-pool`, `get-redis-rs`, `get-1mib`,
+//! Workloads: `pipeline-100` (N pipelines of 100 SETs), `pipeline-10000`, `pubsub` (N messages to one subscriber), `get-dedicated`, `get-pool`, `set-pool`, `get-redis-rs`, `get-1mib`,
 //! `get-1mib-redis-rs`, `lrange`, `lrange-bytes`, `lrange-redis-rs`, and `get-8-threads` (8
 //! threads sharing a pool of 8, `N` GETs each).
 
@@ -99,12 +99,17 @@ fn main() -> ExitCode {
                 });
             })
         }
-        "pipeline-100" => {
+        "pipeline-100" | "pipeline-10000" => {
+            let size = if workload == "pipeline-100" {
+                100
+            } else {
+                10_000
+            };
             let mut pipe = client.pipeline();
             pipe.transaction(false);
             Box::new(move || {
                 pipe.clear();
-                for _ in 0..100 {
+                for _ in 0..size {
                     pipe.set(KEY, &VALUE_16[..]);
                 }
                 pipe.query::<()>().expect("pipeline");

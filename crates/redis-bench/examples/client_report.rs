@@ -113,6 +113,46 @@ const WORKLOADS: &[Workload] = &[
             ),
         ],
     },
+    Workload {
+        group: "w3-pipeline-100",
+        title: "W3: 1,000,000 SETs of a 16-byte value in pipelines of 100, one connection",
+        batch: 1_000_000,
+        ours: &[("ours", "ours, `Pipeline` (no MULTI)")],
+        peers: &[
+            ("redis-rs", "redis-rs `pipe()`", Some(1.4)),
+            (
+                "redis-benchmark",
+                "`redis-benchmark -c 1 -P 100 -d 16 -t set`",
+                Some(1.1),
+            ),
+        ],
+    },
+    Workload {
+        group: "w3-pipeline-10000",
+        title: "W3: 1,000,000 SETs of a 16-byte value in pipelines of 10,000, one connection",
+        batch: 1_000_000,
+        ours: &[("ours", "ours, `Pipeline` (no MULTI)")],
+        peers: &[
+            ("redis-rs", "redis-rs `pipe()`", None),
+            (
+                "redis-benchmark-P100",
+                "`redis-benchmark -c 1 -P 100 -d 16 -t set`",
+                Some(1.2),
+            ),
+            (
+                "redis-benchmark",
+                "`redis-benchmark -c 1 -P 10000 -d 16 -t set`",
+                None,
+            ),
+        ],
+    },
+    Workload {
+        group: "pubsub-delivery",
+        title: "Pub/sub: 100,000 messages of 16 bytes to one subscriber (publisher: `redis-benchmark -P 1000 PUBLISH`)",
+        batch: 100_000,
+        ours: &[("ours", "ours, `PubSub::get_message`")],
+        peers: &[("redis-rs", "redis-rs `PubSub::get_message`", Some(1.5))],
+    },
 ];
 
 fn main() -> ExitCode {
