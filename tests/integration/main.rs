@@ -21,5 +21,6 @@ mod resp_live;
 mod scan_scripts;
 mod secrets;
 mod sentinel;
+mod shared;
 mod tls;
 mod transactions;

@@ -16,7 +16,8 @@
 //!   connection: a dedicated connection, a pool of one (`&Client`), redis-rs `Connection`,
 //!   `redis-benchmark -c 1 -P 1 -d 16 -t set` / `-t get`.
 //! * `w4-get-8-threads`: 8 threads sharing a pool of 8, 5,000 GETs each per batch: this
-//!   client, redis-rs with r2d2 (its default PING on checkout, and with
+//!   client (and the same with `multiplex(true)`: one connection the 8 threads share,
+//!   `ours-multiplexed`), redis-rs with r2d2 (its default PING on checkout, and with
 //!   `test_on_check_out(false)`), `redis-benchmark -c 8 -d 16 -t get`.
 //! * `w5-get-1mib`: 200 GETs of a 1 MiB value on one connection; `redis-benchmark -c 1 -t
 //!   get` of the same key.
@@ -241,6 +242,20 @@ fn w4(c: &mut Criterion, server: &Server) {
     group.bench_function("ours-pool-of-8", |b| {
         b.iter_custom(|iters| {
             threads(&client, iters * W4_PER_THREAD, |client| {
+                let value: Option<Vec<u8>> = cmd("GET").arg(KEY).query(client).expect("GET");
+                assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
+                black_box(value);
+            })
+        });
+    });
+    let multiplexed = Client::builder()
+        .host("127.0.0.1")
+        .port(server.port())
+        .multiplex(true)
+        .build();
+    group.bench_function("ours-multiplexed", |b| {
+        b.iter_custom(|iters| {
+            threads(&multiplexed, iters * W4_PER_THREAD, |client| {
                 let value: Option<Vec<u8>> = cmd("GET").arg(KEY).query(client).expect("GET");
                 assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
                 black_box(value);

@@ -99,6 +99,30 @@ fn main() -> ExitCode {
                 });
             })
         }
+        "get-8-threads-shared" => {
+            let shared = redis_client::conn::SharedConnection::new(
+                redis_client::conn::ConnectionConfig::builder()
+                    .host("127.0.0.1")
+                    .port(server.port())
+                    .build(),
+            );
+            Box::new(move || {
+                let get_key = cmd("GET").arg(KEY).clone();
+                std::thread::scope(|scope| {
+                    for _ in 0..8 {
+                        scope.spawn(|| {
+                            for _ in 0..n {
+                                let v = shared
+                                    .request(get_key.len(), get_key.packed_args())
+                                    .expect("GET");
+                                black_box(v);
+                            }
+                        });
+                    }
+                });
+                eprintln!("{:?}", shared.stats());
+            })
+        }
         "pipeline-100" | "pipeline-10000" => {
             let size = if workload == "pipeline-100" {
                 100
@@ -192,7 +216,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let threaded = workload == "get-8-threads";
+    let threaded = workload.starts_with("get-8-threads");
     if !threaded {
         // One request first, so that the pool's connection is open before the measured loop.
         op();

@@ -59,7 +59,13 @@ const WORKLOADS: &[Workload] = &[
         group: "w4-get-8-threads",
         title: "W4: 8 threads sharing a pool of 8, GETs of a 16-byte value",
         batch: 40_000,
-        ours: &[("ours-pool-of-8", "ours, pool of 8 (`&Client`)")],
+        ours: &[
+            ("ours-pool-of-8", "ours, pool of 8 (`&Client`)"),
+            (
+                "ours-multiplexed",
+                "ours, `multiplex(true)`: one connection shared by the 8 threads",
+            ),
+        ],
         peers: &[
             (
                 "redis-rs-r2d2",

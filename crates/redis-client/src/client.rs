@@ -1,13 +1,15 @@
 //! [`Client`], its builder, and the dedicated connection.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::cell::RefCell;
 
 use redis_commands::{Cmd, Commands, Runner};
 use redis_conn::{
-    Connection, ConnectionConfig, ConnectionConfigBuilder, Keepalive, Secret, TlsConfig,
+    Connection, ConnectionConfig, ConnectionConfigBuilder, Keepalive, Secret, SharedConnection,
+    TlsConfig,
 };
 use redis_pool::{Checkout, Pool, PoolOptions, PooledConnection};
 use resp_proto::{Protocol, Value};
@@ -34,6 +36,8 @@ pub struct Client {
     /// Whether a READONLY reply closes every pooled connection (see
     /// [`Client::clear_pool_on_readonly`]).
     clear_on_readonly: bool,
+    /// The connection single commands share, with [`ClientBuilder::multiplex`].
+    shared: Option<Arc<SharedConnection>>,
 }
 
 /// Commands that change the state of the connection they run on. On a pooled connection they
@@ -100,6 +104,7 @@ impl Client {
         Ok(Client {
             pool: Pool::new(config, options),
             clear_on_readonly: false,
+            shared: None,
         })
     }
 
@@ -108,6 +113,7 @@ impl Client {
         ClientBuilder {
             config: ConnectionConfig::builder(),
             options: PoolOptions::new(),
+            multiplex: false,
         }
     }
 
@@ -121,6 +127,7 @@ impl Client {
         Ok(ClientBuilder {
             config: config.into_builder(),
             options,
+            multiplex: false,
         })
     }
 
@@ -129,6 +136,7 @@ impl Client {
         Client {
             pool,
             clear_on_readonly: false,
+            shared: None,
         }
     }
 
@@ -160,9 +168,14 @@ impl Client {
         })
     }
 
-    /// Runs one command on a pooled connection.
+    /// Runs one command on a pooled connection, or on the shared one.
     fn run_pooled(&self, cmd: &Cmd) -> Result<Value, Error> {
         check(cmd)?;
+        if let Some(shared) = &self.shared
+            && can_share(cmd)
+        {
+            return self.run_shared(shared, cmd);
+        }
         let mut conn = self.pool.get()?;
         let result = match run_on(&mut conn, cmd) {
             Err(Error::Connection(e)) if e.is_timeout() && conn.config().retry_on_timeout() => {
@@ -176,6 +189,21 @@ impl Client {
         };
         self.after_failure(&mut conn, &result);
         result
+    }
+
+    /// Runs one command on the connection every thread shares.
+    fn run_shared(&self, shared: &SharedConnection, cmd: &Cmd) -> Result<Value, Error> {
+        match shared.request(cmd.len(), cmd.packed_args())? {
+            Value::Error(text) | Value::BulkError(text) => {
+                let error = redis_conn::ServerError::parse(&text);
+                if self.clear_on_readonly && error.kind() == redis_conn::ServerErrorKind::ReadOnly {
+                    shared.close();
+                    self.pool.clear();
+                }
+                Err(Error::Server(error))
+            }
+            value => Ok(value),
+        }
     }
 
     /// With [`Client::clear_pool_on_readonly`], `-READONLY` means the server was demoted: every
@@ -213,6 +241,30 @@ impl Client {
     ) -> Client {
         Client::from_pool(sentinel.replica_for(name, config)).clear_pool_on_readonly(true)
     }
+}
+
+/// Whether a command may go through a connection other threads share: it neither blocks the
+/// connection nor changes its state.
+pub(crate) fn can_share(cmd: &Cmd) -> bool {
+    const BLOCKING: &[&str] = &[
+        "BLMOVE",
+        "BLMPOP",
+        "BLPOP",
+        "BRPOP",
+        "BRPOPLPUSH",
+        "BZMPOP",
+        "BZPOPMAX",
+        "BZPOPMIN",
+        "WAIT",
+        "WAITAOF",
+        "XREAD",
+        "XREADGROUP",
+    ];
+    let name = cmd.name();
+    !changes_state(cmd)
+        && !BLOCKING
+            .iter()
+            .any(|b| b.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Refuses a command that must not be sent: no name, or an argument list that needed a value.
@@ -390,6 +442,7 @@ impl Runner for &mut DedicatedConnection {
 pub struct ClientBuilder {
     config: ConnectionConfigBuilder,
     options: PoolOptions,
+    multiplex: bool,
 }
 
 impl ClientBuilder {
@@ -510,11 +563,51 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends single commands through one connection that every thread shares (a
+    /// [`SharedConnection`]) instead of a pooled connection per command (default off).
+    ///
+    /// Commands that other threads send while a round trip is under way wait for it, then go
+    /// out together in one write: with many threads, fewer round trips, system calls and
+    /// wake-ups on both sides, and one connection instead of one per thread. The price is
+    /// head-of-line blocking: a slow command (a large reply, a long script) delays the
+    /// commands queued behind it. `docs/benchmarks.md` has the figures (8 threads on one
+    /// server: faster than the pool; threads spread over several servers gain nothing).
+    ///
+    /// Only what can share a connection goes through it: commands that block their
+    /// connection (BLPOP and the other blocking pops, XREAD, XREADGROUP, WAIT, WAITAOF) or
+    /// change its state (SELECT, MULTI, WATCH, SUBSCRIBE, CLIENT ..., ...), pipelines,
+    /// transactions, pub/sub, MONITOR and [`Client::get_connection`] still use the pool.
+    /// The guarantees do not change: each caller gets its own reply; when the connection
+    /// fails, the commands written on it fail (outcome unknown, nothing is sent again) and
+    /// the commands queued behind them go out on a new connection. `retry_on_timeout` does
+    /// not apply to shared commands.
+    ///
+    /// ```no_run
+    /// use redis_client::{Client, Commands};
+    ///
+    /// let client = Client::builder().host("127.0.0.1").multiplex(true).build();
+    /// std::thread::scope(|s| {
+    ///     for t in 0..8 {
+    ///         let client = &client;
+    ///         s.spawn(move || client.incr(format!("hits:{t}"), 1));
+    ///     }
+    /// });
+    /// ```
+    pub fn multiplex(mut self, on: bool) -> Self {
+        self.multiplex = on;
+        self
+    }
+
     /// The client. Nothing is connected until the first command.
     pub fn build(self) -> Client {
+        let config = self.config.build();
+        let shared = self
+            .multiplex
+            .then(|| Arc::new(SharedConnection::new(config.clone())));
         Client {
             clear_on_readonly: false,
-            pool: Pool::new(self.config.build(), self.options),
+            pool: Pool::new(config, self.options),
+            shared,
         }
     }
 }

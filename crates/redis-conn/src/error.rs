@@ -71,6 +71,9 @@ pub enum Error {
     /// An earlier failure broke this connection; open a new one.
     #[error("the connection is broken by an earlier failure and cannot be used; open a new one")]
     Broken,
+    /// The command was refused before anything was sent: it is not one well-formed command.
+    #[error("the command cannot be sent: {0}")]
+    InvalidCommand(String),
 }
 
 impl Error {
@@ -97,6 +100,37 @@ impl Error {
         match self {
             Error::Server(e) | Error::Auth(e) | Error::NoProto(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// An equal error for another request that failed with this one (several requests
+    /// sharing one connection fail together). A socket error keeps its kind and message.
+    pub fn duplicate(&self) -> Self {
+        let io = |e: &io::Error| io::Error::new(e.kind(), e.to_string());
+        match self {
+            Error::Config(e) => Error::Config(e.clone()),
+            Error::Resolve { host, source } => Error::Resolve {
+                host: host.clone(),
+                source: io(source),
+            },
+            Error::Connect { target, source } => Error::Connect {
+                target: target.clone(),
+                source: io(source),
+            },
+            Error::Timeout(phase) => Error::Timeout(*phase),
+            Error::Io { phase, source } => Error::Io {
+                phase: *phase,
+                source: io(source),
+            },
+            Error::Closed(phase) => Error::Closed(*phase),
+            Error::Protocol(e) => Error::Protocol(*e),
+            Error::UnexpectedReply(text) => Error::UnexpectedReply(text.clone()),
+            Error::Server(e) => Error::Server(e.clone()),
+            Error::Auth(e) => Error::Auth(e.clone()),
+            Error::NoProto(e) => Error::NoProto(e.clone()),
+            Error::Tls(text) => Error::Tls(text.clone()),
+            Error::Broken => Error::Broken,
+            Error::InvalidCommand(text) => Error::InvalidCommand(text.clone()),
         }
     }
 
@@ -327,5 +361,39 @@ pub(crate) fn tls_message(error: &rustls::Error) -> String {
             format!("{error} (is the server speaking TLS on this port?)")
         }
         _ => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, Phase};
+    use std::io;
+
+    #[test]
+    fn a_duplicate_keeps_the_kind_and_the_message() {
+        let errors = [
+            Error::Io {
+                phase: Phase::Reading,
+                source: io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer"),
+            },
+            Error::Timeout(Phase::Reading),
+            Error::Closed(Phase::Writing),
+            Error::Connect {
+                target: "127.0.0.1:1".to_owned(),
+                source: io::Error::new(io::ErrorKind::ConnectionRefused, "refused"),
+            },
+            Error::Broken,
+            Error::InvalidCommand("no name".to_owned()),
+            Error::Tls("bad certificate".to_owned()),
+        ];
+        for error in errors {
+            let copy = error.duplicate();
+            assert_eq!(copy.to_string(), error.to_string());
+            assert_eq!(copy.is_connection(), error.is_connection());
+            assert_eq!(copy.is_timeout(), error.is_timeout());
+            if let (Error::Io { source: a, .. }, Error::Io { source: b, .. }) = (&error, &copy) {
+                assert_eq!(a.kind(), b.kind());
+            }
+        }
     }
 }

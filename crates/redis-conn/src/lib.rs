@@ -24,6 +24,7 @@ mod config;
 mod connection;
 mod error;
 mod secret;
+mod shared;
 mod tls;
 mod transport;
 mod url;
@@ -32,6 +33,7 @@ pub use crate::config::{Address, ConnectionConfig, ConnectionConfigBuilder, Keep
 pub use crate::connection::Connection;
 pub use crate::error::{Error, Phase, ServerError, ServerErrorKind};
 pub use crate::secret::Secret;
+pub use crate::shared::{SharedConnection, SharedStats};
 pub use crate::tls::insecure_tls_warned;
 pub use crate::transport::Transport;
 pub use crate::url::ConfigError;

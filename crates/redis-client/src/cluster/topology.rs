@@ -96,29 +96,26 @@ impl Node {
     /// The node's pool, created on first use from the shared settings with this node's
     /// address. Creating a pool opens nothing.
     pub(crate) fn pool(&self, base: &ConnectionConfig, options: PoolOptions) -> &Pool {
-        self.pool.get_or_init(|| {
-            let config = base
-                .clone()
-                .into_builder()
-                .host(self.addr.host.clone())
-                .port(self.addr.port)
-                .build();
-            Pool::new(config, options)
-        })
+        self.pool
+            .get_or_init(|| Pool::new(self.config(base), options))
     }
 
     /// The node's pool of connections that sent `READONLY` after their handshake (for
     /// reads from a replica), created on first use.
     pub(crate) fn readonly_pool(&self, base: &ConnectionConfig, options: PoolOptions) -> &Pool {
         self.readonly_pool.get_or_init(|| {
-            let config = base
-                .clone()
-                .into_builder()
-                .host(self.addr.host.clone())
-                .port(self.addr.port)
-                .build();
+            let config = self.config(base);
             Pool::with_connector(super::replicas::ReadOnlyConnector::new(config), options)
         })
+    }
+
+    /// The shared settings with this node's address.
+    fn config(&self, base: &ConnectionConfig) -> ConnectionConfig {
+        base.clone()
+            .into_builder()
+            .host(self.addr.host.clone())
+            .port(self.addr.port)
+            .build()
     }
 
     /// Closes the node's connections: idle ones now, the others when they come back.
