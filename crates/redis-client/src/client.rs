@@ -589,7 +589,7 @@ impl ClientBuilder {
     /// std::thread::scope(|s| {
     ///     for t in 0..8 {
     ///         let client = &client;
-    ///         s.spawn(move || client.incr(format!("hits:{t}"), 1));
+    ///         s.spawn(move || client.incr(format!("hits:{t}")));
     ///     }
     /// });
     /// ```
