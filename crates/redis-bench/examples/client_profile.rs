@@ -25,6 +25,16 @@ use server::{KEY, LIST, MIB, Server, VALUE_16};
 
 /// User and system CPU time of this process so far (all its threads, not the server), in
 /// seconds, from `/proc/self/stat` (clock ticks of 10 ms).
+/// The server's CPU time so far (user + system), from `INFO cpu`.
+fn server_cpu_seconds(client: &Client) -> f64 {
+    let info: String = cmd("INFO").arg("cpu").query(client).expect("INFO cpu");
+    info.lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| *name == "used_cpu_sys" || *name == "used_cpu_user")
+        .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
+        .sum()
+}
+
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name, which is in parentheses: utime and stime are the 12th
@@ -221,16 +231,20 @@ fn main() -> ExitCode {
         // One request first, so that the pool's connection is open before the measured loop.
         op();
     }
+    let observer = Client::open(&server.url()).expect("client");
+    let server_cpu_before = server_cpu_seconds(&observer);
     let cpu = cpu_seconds();
     let start = std::time::Instant::now();
     run(if threaded { 1 } else { n }, &mut op);
     let elapsed = start.elapsed();
     let cpu = cpu_seconds() - cpu;
+    let server_cpu = server_cpu_seconds(&observer) - server_cpu_before;
     let requests = if threaded { 8 * n } else { n };
     eprintln!(
-        "{workload}: {requests} requests in {elapsed:?}, {:.0} requests/s, client CPU (user+sys) {:.1} µs per request",
+        "{workload}: {requests} requests in {elapsed:?}, {:.0} requests/s, client CPU (user+sys) {:.1} µs per request, server CPU {:.1} µs per request",
         requests as f64 / elapsed.as_secs_f64(),
-        cpu * 1e6 / requests as f64
+        cpu * 1e6 / requests as f64,
+        server_cpu * 1e6 / requests as f64
     );
     ExitCode::SUCCESS
 }

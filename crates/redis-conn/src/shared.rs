@@ -1,10 +1,10 @@
 //! [`SharedConnection`]: one connection that many threads use at once, their commands
 //! pipelined together.
 //!
-//! No thread of its own: the first thread to find the connection free writes every command
-//! queued so far in one system call, reads their replies in order, hands each to its caller
-//! and wakes them. Commands that arrive meanwhile queue up and go out together in the next
-//! round. Replies are matched to commands by their order on the one connection, as RESP
+//! No thread of its own: the first caller to find the connection free writes every command
+//! queued so far in one system call, reads the replies owed in order, writes what queued up
+//! meanwhile, hands each answer to its caller and wakes them (and one more caller to take the
+//! next turn). Replies are matched to commands by their order on the one connection, as RESP
 //! requires.
 
 use std::sync::Arc;
@@ -24,13 +24,14 @@ use crate::{Connection, ConnectionConfig, Error};
 ///
 /// * Each caller gets the reply to its own command: replies are taken in the order the
 ///   commands were written, on one connection, by one thread at a time.
-/// * When the connection fails during a round (timeout, reset, closed, malformed reply), every
-///   command of that round that has no reply yet fails with that error; whether it ran is
-///   unknown, and nothing is sent again. The next round opens a new connection. Commands
-///   still queued were never written and are unaffected.
-/// * Before a round, the connection is checked without a round trip (a peek at the socket,
-///   as a pool checkout does) and, after [`ConnectionConfig::health_check_interval`] of
-///   idleness, with a PING; a dead one is replaced before anything is written.
+/// * When the connection fails (timeout, reset, closed, malformed reply), every command
+///   written on it that has no reply yet fails with that error; whether it ran is unknown,
+///   and nothing is sent again. The commands still queued were never written: they go out
+///   on a new connection.
+/// * Before writing on a connection that owes no reply, it is checked without a round trip
+///   (a peek at the socket, as a pool checkout does) and, after
+///   [`ConnectionConfig::health_check_interval`] of idleness, with a PING; a dead one is
+///   replaced before anything is written.
 /// * No lock is held during I/O, and no background thread runs.
 ///
 /// What the caller must ensure: only commands that neither block the connection (BLPOP,
