@@ -8,6 +8,7 @@
 //! ```
 //!
 //! Workloads: `pipeline-set` (N SETs in pipelines of 1,000), `get` (N GETs from one thread),
+//! `get-8-threads` (N GETs from 8 threads sharing one client),
 //! `get-redis-rs`, `pipeline-set-redis-rs`.
 
 use std::hint::black_box;
@@ -76,6 +77,27 @@ fn run(workload: &str, n: u64, cluster: &Cluster) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
                 black_box(v);
             }
+        }
+        "get-8-threads" => {
+            let client = ClusterClient::builder()
+                .seed("127.0.0.1", cluster.ports()[0])
+                .max_connections_per_node(8)
+                .build()
+                .map_err(|e| e.to_string())?;
+            std::thread::scope(|scope| {
+                for t in 0..8 {
+                    let (client, keys) = (&client, &keys);
+                    scope.spawn(move || {
+                        for i in 0..n as usize / 8 {
+                            let v: Option<Vec<u8>> = cmd("GET")
+                                .arg(keys[(i + t * 1000) % keys.len()].as_str())
+                                .query(client)
+                                .expect("GET");
+                            black_box(v);
+                        }
+                    });
+                }
+            });
         }
         "get-redis-rs" => {
             let client =
