@@ -239,29 +239,25 @@ fn w4(c: &mut Criterion, server: &Server) {
     let r2d2_no_test = r2d2_pool(false);
 
     let mut group = batch_group(c, "w4-get-8-threads", W4_PER_THREAD * W4_THREADS as u64);
-    group.bench_function("ours-pool-of-8", |b| {
-        b.iter_custom(|iters| {
-            threads(&client, iters * W4_PER_THREAD, |client| {
-                let value: Option<Vec<u8>> = cmd("GET").arg(KEY).query(client).expect("GET");
-                assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
-                black_box(value);
-            })
-        });
-    });
     let multiplexed = Client::builder()
         .host("127.0.0.1")
         .port(server.port())
         .multiplex(true)
         .build();
-    group.bench_function("ours-multiplexed", |b| {
-        b.iter_custom(|iters| {
-            threads(&multiplexed, iters * W4_PER_THREAD, |client| {
-                let value: Option<Vec<u8>> = cmd("GET").arg(KEY).query(client).expect("GET");
-                assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
-                black_box(value);
-            })
+    for (name, ours) in [
+        ("ours-pool-of-8", &client),
+        ("ours-multiplexed", &multiplexed),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                threads(ours, iters * W4_PER_THREAD, |client| {
+                    let value: Option<Vec<u8>> = cmd("GET").arg(KEY).query(client).expect("GET");
+                    assert_eq!(value.as_deref().map(<[u8]>::len), Some(16));
+                    black_box(value);
+                })
+            });
         });
-    });
+    }
     for (name, pool) in [
         ("redis-rs-r2d2", &r2d2_default),
         ("redis-rs-r2d2-no-test-on-checkout", &r2d2_no_test),
