@@ -186,6 +186,38 @@ fn commands_that_are_not_one_command_are_refused_before_anything_is_written() {
 }
 
 #[test]
+fn close_lets_the_connection_answer_what_it_owes_and_writes_nothing_more_on_it() {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.addr());
+    let shared = shared_to(proxy.port(), Duration::from_secs(10));
+    assert_eq!(
+        request(&shared, &cmd("PING")).unwrap(),
+        Value::SimpleString("PONG".into())
+    );
+    proxy.stall(Direction::ServerToClient);
+    thread::scope(|s| {
+        let owed = s.spawn(|| request(&shared, cmd("INCR").arg("owed")));
+        // PING (14 bytes) and `*2\r\n$4\r\nINCR\r\n$4\r\nowed\r\n` (24 bytes).
+        assert!(proxy.wait_for_bytes_seen(
+            Direction::ClientToServer,
+            14 + 24,
+            Duration::from_secs(5)
+        ));
+        shared.close();
+        let later = s.spawn(|| request(&shared, cmd("INCR").arg("later")));
+        thread::sleep(Duration::from_millis(200));
+        // Queued behind the owed reply, and not written on the connection being closed.
+        assert_eq!(proxy.bytes_seen(Direction::ClientToServer), 14 + 24);
+        proxy.resume(Direction::ServerToClient);
+        assert_eq!(owed.join().unwrap().unwrap(), Value::Integer(1));
+        assert_eq!(later.join().unwrap().unwrap(), Value::Integer(1));
+    });
+    let stats = shared.stats();
+    assert_eq!((stats.connects, stats.failures), (2, 0), "{stats:?}");
+    assert!(proxy.wait_for_open_connections(1, Duration::from_secs(5)));
+}
+
+#[test]
 fn close_drops_the_connection_and_the_next_request_opens_one() {
     let server = RedisServer::start();
     let shared = shared_to(server.port(), Duration::from_secs(10));

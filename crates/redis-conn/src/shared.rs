@@ -27,7 +27,11 @@ use crate::{Connection, ConnectionConfig, Error};
 /// * When the connection fails (timeout, reset, closed, malformed reply), every command
 ///   written on it that has no reply yet fails with that error; whether it ran is unknown,
 ///   and nothing is sent again. The commands still queued were never written: they go out
-///   on a new connection.
+///   on a new connection. When no usable connection can be had (the connect, or the health
+///   check before the write, fails), the commands about to be written fail with that error
+///   although nothing was written.
+/// * [`SharedConnection::close`] lets the connection give the replies it owes, writes
+///   nothing more on it, and the next commands go out on a new one.
 /// * Before writing on a connection that owes no reply, it is checked without a round trip
 ///   (a peek at the socket, as a pool checkout does) and, after
 ///   [`ConnectionConfig::health_check_interval`] of idleness, with a PING; a dead one is
@@ -170,7 +174,7 @@ impl SharedConnection {
                 }
                 continue;
             }
-            self.take_turn(&mut state);
+            self.take_turn(&mut state, ticket);
         }
     }
 
@@ -178,15 +182,25 @@ impl SharedConnection {
     /// queued, reads the replies of everything written, writes what was queued meanwhile
     /// (so that the server has work while the answers are handed out and another thread
     /// takes the next turn), then records the answers and wakes the callers.
-    fn take_turn(&self, state: &mut MutexGuard<'_, State>) {
+    fn take_turn(&self, state: &mut MutexGuard<'_, State>, own: u64) {
         state.io_busy = true;
         let conn = state.conn.take();
         let first_unanswered = state.first_unanswered;
         let first_unwritten = state.first_unwritten;
-        let to_write = state.next_ticket - first_unwritten;
-        let spare = std::mem::take(&mut state.spare);
-        let bytes = std::mem::replace(&mut state.queued, spare);
-        state.first_unwritten = state.next_ticket;
+        // A connection being closed only gives the replies it owes; the queue waits for
+        // the next one.
+        let to_write = if state.closing {
+            0
+        } else {
+            state.next_ticket - first_unwritten
+        };
+        let bytes = if to_write > 0 {
+            let spare = std::mem::take(&mut state.spare);
+            std::mem::replace(&mut state.queued, spare)
+        } else {
+            std::mem::take(&mut state.spare)
+        };
+        state.first_unwritten = first_unwritten + to_write;
         let replies = std::mem::take(&mut state.replies);
         let outcome = MutexGuard::unlocked(state, || {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -202,10 +216,10 @@ impl SharedConnection {
         });
         let (mut turn, mut bytes) = match outcome {
             Ok(turn) => turn,
-            Err(panic) => self.unwound(state, panic),
+            Err(panic) => self.unwound(state, own, panic),
         };
         // Commands queued while this turn read: out now, read by the next turn.
-        if turn.failure.is_none() && state.next_ticket > state.first_unwritten {
+        if turn.failure.is_none() && !state.closing && state.next_ticket > state.first_unwritten {
             let count = state.next_ticket - state.first_unwritten;
             bytes.clear();
             std::mem::swap(&mut bytes, &mut state.queued);
@@ -218,10 +232,12 @@ impl SharedConnection {
                 }))
             });
             match outcome {
-                Ok(Ok(())) => turn.conn = conn,
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => turn.failure = Some(e),
-                Err(panic) => self.unwound(state, panic),
+                Err(panic) => self.unwound(state, own, panic),
             }
+            // (After a failure, `finish_turn` drops it outside the lock.)
+            turn.conn = conn;
             turn.writes += 1;
             turn.written += count;
             turn.written_to = written_to;
@@ -260,12 +276,12 @@ impl SharedConnection {
         };
         let mut outcome = Ok(());
         if to_write > 0 {
-            outcome = conn.send_packed(&bytes, to_write as usize);
+            outcome = conn.send_packed(&bytes, usize::try_from(to_write).unwrap_or(usize::MAX));
             turn.writes = 1;
             turn.written = to_write;
             turn.written_to = first_unwritten + to_write;
         }
-        let owed = (turn.written_to - first_unanswered) as usize;
+        let owed = usize::try_from(turn.written_to - first_unanswered).unwrap_or(usize::MAX);
         let outcome = outcome.and_then(|()| conn.read_replies(owed, &mut replies));
         match outcome {
             Ok(()) => turn.conn = Some(conn),
@@ -306,6 +322,10 @@ impl SharedConnection {
 
     /// Records a turn's answers, gives the connection back and wakes every waiting caller.
     fn finish_turn(&self, state: &mut MutexGuard<'_, State>, mut turn: Turn, mut bytes: Vec<u8>) {
+        if turn.failure.is_some() {
+            // A failed connection goes (its drop, outside the lock, below).
+            state.closing = false;
+        }
         let first = state.first_unanswered;
         let answered = turn.replies.len() as u64;
         for (i, value) in turn.replies.drain(..).enumerate() {
@@ -320,22 +340,32 @@ impl SharedConnection {
             state.first_unanswered = turn.written_to.max(state.first_unwritten);
             state.first_unwritten = state.first_unanswered;
             state.stats.failures += 1;
-            turn.conn = None;
         }
         state.stats.requests += turn.written;
         state.stats.writes += turn.writes;
         state.stats.connects += u64::from(turn.opened);
         let owed = state.first_unanswered < state.first_unwritten;
-        if state.closing && !owed {
+        let dropped = if turn.failure.is_some() || (state.closing && !owed) {
             state.closing = false;
+            turn.conn.take()
         } else {
-            state.conn = turn.conn;
+            state.conn = turn.conn.take();
+            None
+        };
+        // Buffers are kept for the next turn unless a burst made them large.
+        if turn.replies.capacity() <= KEEP_REPLIES {
+            state.replies = turn.replies;
         }
-        state.replies = turn.replies;
-        bytes.clear();
-        state.spare = bytes;
+        if bytes.capacity() <= KEEP_BYTES {
+            bytes.clear();
+            state.spare = bytes;
+        }
         state.io_busy = false;
         wake(state);
+        if dropped.is_some() {
+            // Closing a socket is a system call: not under the lock.
+            MutexGuard::unlocked(state, || drop(dropped));
+        }
     }
 
     /// After a panic during a turn (a bug): every command written or being written fails,
@@ -343,12 +373,18 @@ impl SharedConnection {
     fn unwound(
         &self,
         state: &mut MutexGuard<'_, State>,
+        own: u64,
         panic: Box<dyn std::any::Any + Send>,
     ) -> ! {
         for ticket in state.first_unanswered..state.first_unwritten {
-            state.done.push((ticket, Err(Error::Broken)));
+            // The panicking caller collects nothing: no answer is left for it.
+            if ticket != own {
+                state.done.push((ticket, Err(Error::Broken)));
+            }
         }
         state.first_unanswered = state.first_unwritten;
+        state.closing = false;
+        state.stats.failures += 1;
         state.io_busy = false;
         wake(state);
         std::panic::resume_unwind(panic)
@@ -367,10 +403,16 @@ impl SharedConnection {
         if state.io_busy || owed {
             state.closing = true;
         } else {
-            state.conn = None;
+            let conn = state.conn.take();
+            drop(state);
+            drop(conn);
         }
     }
 }
+
+/// Reply lists and write buffers larger than these are freed after a turn rather than kept.
+const KEEP_REPLIES: usize = 4096;
+const KEEP_BYTES: usize = 1 << 20;
 
 /// Wakes the callers whose answer is in, and, when commands are still queued or owed a
 /// reply, one more to take the next turn at the connection.
@@ -399,39 +441,81 @@ fn write_all(conn: &mut Option<Connection>, bytes: &[u8], count: u64) -> Result<
 }
 
 /// Checks that `packed` is `count` (at least one) RESP bulk strings back to back, reading
-/// only their headers.
+/// only their headers; lengths with leading zeros are refused, as the server refuses them.
 fn check_packed(count: usize, packed: &[u8]) -> Result<(), Error> {
     let invalid = |why: &str| Err(Error::InvalidCommand(why.to_owned()));
     if count == 0 {
         return invalid("a command needs at least its name");
     }
-    let mut at = 0;
+    // The shortest argument, `$0\r\n\r\n`, takes 6 bytes.
+    if count > packed.len() / 6 {
+        return invalid("fewer bytes than the arguments counted");
+    }
+    let mut rest = packed;
     for _ in 0..count {
-        if packed.get(at) != Some(&b'$') {
+        let Some((&b'$', tail)) = rest.split_first() else {
             return invalid("an argument is not a RESP bulk string");
+        };
+        let digits = tail.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || (digits > 1 && tail[0] == b'0') {
+            return invalid("an argument's length is not a number");
         }
-        let digits = packed[at + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        let len = std::str::from_utf8(&packed[at + 1..at + 1 + digits])
+        let len = std::str::from_utf8(&tail[..digits])
             .ok()
             .and_then(|d| d.parse::<usize>().ok());
-        let header_end = at + 1 + digits;
         let Some(len) = len else {
             return invalid("an argument's length is not a number");
         };
-        if packed.get(header_end..header_end + 2) != Some(b"\r\n") {
+        let Some(body) = tail[digits..].strip_prefix(b"\r\n") else {
             return invalid("an argument's header does not end with CRLF");
-        }
-        let end = header_end + 2 + len;
-        if packed.get(end..end + 2) != Some(b"\r\n") {
+        };
+        if body.len() < len || body.get(len..len + 2) != Some(b"\r\n") {
             return invalid("an argument is shorter than its header says");
         }
-        at = end + 2;
+        rest = &body[len + 2..];
     }
-    if at != packed.len() {
+    if !rest.is_empty() {
         return invalid("more bytes than the arguments counted");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_packed;
+
+    #[test]
+    fn one_well_formed_command_passes() {
+        assert!(check_packed(1, b"$4\r\nPING\r\n").is_ok());
+        assert!(check_packed(3, b"$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n").is_ok());
+        // A payload may hold CRLF: only the header says where it ends.
+        assert!(check_packed(2, b"$4\r\nECHO\r\n$2\r\n\r\n\r\n").is_ok());
+    }
+
+    #[test]
+    fn anything_else_is_refused_without_panicking() {
+        let refused: &[(usize, &[u8])] = &[
+            (0, b""),
+            (1, b""),
+            (usize::MAX, b"$1\r\nA\r\n$18446744073709551591\r\n"),
+            (1, b"$18446744073709551614\r\n"),
+            (1, b"$99999999999999999999999\r\nx\r\n"),
+            (1, b"$03\r\nabc\r\n"),
+            (1, b"$\r\n\r\n"),
+            (1, b"$-1\r\n"),
+            (1, b"$3\r\nabc"),
+            (1, b"$3\r\nabcd\r\n"),
+            (1, b"$3\rxabc\r\n"),
+            (2, b"$1\r\na\r\n"),
+            (1, b"$1\r\na\r\n$1\r\nb\r\n"),
+            (1, b"*1\r\n$4\r\nPING\r\n"),
+        ];
+        for (count, packed) in refused {
+            assert!(
+                check_packed(*count, packed).is_err(),
+                "{count} {:?}",
+                String::from_utf8_lossy(packed)
+            );
+        }
+    }
 }
