@@ -657,6 +657,39 @@ fn cluster_pipelines_and_transactions_split_by_node_and_follow_redirects() {
         other => panic!("expected a pipeline error, got {other:?}"),
     }
     assert!(client.pipeline().execute().unwrap().is_empty());
+    // Batches over 1 MiB for a node go node after node, in chunks; replies stay in order.
+    let big = vec![b'v'; 700 * 1024];
+    let mut pipe = client.pipeline();
+    for i in 0..6 {
+        pipe.set(format!("big:{i}"), &big[..])
+            .strlen(format!("big:{i}"));
+    }
+    let lens: Vec<Value> = pipe.query().unwrap();
+    for i in 0..6 {
+        assert_eq!(lens[2 * i], Value::SimpleString("OK".into()), "SET big:{i}");
+        assert_eq!(
+            lens[2 * i + 1],
+            Value::Integer(big.len() as i64),
+            "STRLEN big:{i}"
+        );
+    }
+    // Raw commands built argument by argument; an invalid one is named before sending.
+    let raw: (String, i64) = client
+        .pipeline()
+        .cmd("ECHO")
+        .arg("raw")
+        .cmd("STRLEN")
+        .arg("big:0")
+        .query()
+        .unwrap();
+    assert_eq!(raw, ("raw".to_owned(), big.len() as i64));
+    let mut bad = cmd("DEL");
+    bad.args_required("keys", Vec::<String>::new());
+    match client.pipeline().set("never:0", 1).add(bad).execute() {
+        Err(Error::InvalidRequest(text)) => assert!(text.contains("command 1"), "{text}"),
+        other => panic!("expected an invalid request, got {other:?}"),
+    }
+    assert_eq!(client.exists(["never:0"]).unwrap(), 0);
     // Fan-out commands cannot be pipelined; nothing is sent.
     assert!(matches!(
         client.pipeline().set("never:1", 1).dbsize().execute(),
