@@ -148,9 +148,10 @@ pub fn write_bulk_integer<B: BufMut + ?Sized>(buf: &mut B, value: i64) {
 }
 
 /// Writes a marker, a non-negative number and `\r\n`.
+#[inline]
 fn write_header<B: BufMut + ?Sized>(buf: &mut B, marker: u8, n: u64) {
     // Nearly every header of a command (`*3`, `$3`, `$16`) has one or two digits: those are
-    // written with one fixed-size copy.
+    // written with one fixed-size copy, inlined into the caller.
     if n < 10 {
         buf.put_slice(&[marker, b'0' + n as u8, b'\r', b'\n']);
         return;
@@ -160,6 +161,12 @@ fn write_header<B: BufMut + ?Sized>(buf: &mut B, marker: u8, n: u64) {
         buf.put_slice(&[marker, b'0' + tens as u8, b'0' + ones as u8, b'\r', b'\n']);
         return;
     }
+    write_long_header(buf, marker, n);
+}
+
+/// [`write_header`] for numbers of three digits or more.
+#[inline(never)]
+fn write_long_header<B: BufMut + ?Sized>(buf: &mut B, marker: u8, n: u64) {
     let mut digits = Digits::new();
     let text = digits.unsigned(n);
     let mut line = [0u8; 23];
