@@ -379,6 +379,11 @@ fn commands_that_carry_secrets_are_redacted_in_debug() {
     let mut auth_bob = cmd("AUTH");
     auth_bob.arg("bob").arg(SECRET);
     assert_hidden("AUTH user", &auth_bob);
+    // Pipelines keep commands packed; their Debug shows each command, redacted.
+    let mut pipe = client.pipeline();
+    pipe.add(auth_bob.clone()).add(setuser.clone());
+    assert_hidden("pipeline", &pipe);
+    assert!(format!("{pipe:?}").contains("SETUSER"), "{pipe:?}");
     auth_bob.execute(&mut conn).unwrap();
 
     let mut hello = cmd("HELLO");

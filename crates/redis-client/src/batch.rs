@@ -10,7 +10,7 @@ use redis_commands::{ArgumentError, Cmd, ToArg, ToArgs, packed_arg_bytes};
 use crate::error::Error;
 
 /// Commands packed back to back.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Batch {
     /// Every command's arguments, as RESP bulk strings, back to back.
     args: Vec<u8>,
@@ -24,6 +24,16 @@ pub(crate) struct Batch {
 struct Entry {
     start: usize,
     count: usize,
+}
+
+/// Each command through `Cmd`'s `Debug`, which redacts passwords (AUTH, HELLO, ACL SETUSER,
+/// CONFIG SET requirepass, ...).
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries((0..self.len()).map(|i| self.to_cmd(i)))
+            .finish()
+    }
 }
 
 impl Batch {
@@ -41,8 +51,11 @@ impl Batch {
         self.args.extend_from_slice(command.packed_args());
     }
 
-    /// Adds command `index` of `from` (and whether it was invalid).
+    /// Adds command `index` of `from` (and whether it was invalid). Callers copy from a
+    /// batch that passed [`Batch::validate`]; only the first invalid command of `from` is
+    /// known, so copying from an unchecked batch could lose a later one's mark.
     pub(crate) fn push_packed(&mut self, from: &Batch, index: usize) {
+        debug_assert!(from.invalid.is_none(), "copied from an unchecked batch");
         if let Some((at, e)) = &from.invalid
             && *at == index
             && self.invalid.is_none()
@@ -174,6 +187,22 @@ impl Batch {
         end
     }
 
+    /// [`Batch::validate`] for command `index` alone, so that a caller checking command by
+    /// command reports the first problem in the caller's order.
+    pub(crate) fn validate_command(&self, index: usize) -> Result<(), Error> {
+        if self.arg_count(index) == 0 {
+            return Err(Error::InvalidRequest(format!(
+                "command {index} of the pipeline has no name"
+            )));
+        }
+        match &self.invalid {
+            Some((at, e)) if *at == index => Err(Error::InvalidRequest(format!(
+                "command {index} of the pipeline: {e}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Fails when a command has no name or was built with an invalid argument.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if let Some(index) = self.commands.iter().position(|c| c.count == 0) {
@@ -236,12 +265,23 @@ mod tests {
         );
         let e = batch.validate().unwrap_err().to_string();
         assert!(e.contains("command 0"), "{e}");
-        // Copied alone into another batch, the invalid command stays invalid.
-        let mut copy = Batch::default();
-        copy.push(&cmd("PING").clone());
-        copy.push_packed(&batch, 0);
-        let e = copy.validate().unwrap_err().to_string();
-        assert!(e.contains("command 1"), "{e}");
+        assert!(batch.validate_command(0).is_err());
+        let mut two = Batch::default();
+        two.push(&cmd("PING").clone());
+        two.args(Vec::<&str>::new());
+        assert!(two.validate_command(0).is_ok());
+        let e = two.validate_command(1).unwrap_err().to_string();
+        assert!(e.contains("command 1") && e.contains("no name"), "{e}");
+    }
+
+    #[test]
+    fn debug_shows_commands_with_their_secrets_redacted() {
+        let mut batch = Batch::default();
+        batch.push(&cmd("AUTH").arg("user").arg("hunter2").clone());
+        batch.push(&cmd("GET").arg("k").clone());
+        let text = format!("{batch:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("AUTH") && text.contains("GET"), "{text}");
     }
 
     #[test]

@@ -303,13 +303,20 @@ pub fn packed_arg_bytes(packed: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     })
 }
 
-/// The byte range of the payload of the bulk string written at `start`.
+/// The byte range of the payload of the bulk string written at `start` (the first of any
+/// written there: `args(["SELECT", "1"])` names the command `SELECT`).
 fn payload_range(args: &[u8], start: usize) -> (usize, usize) {
-    let header_end = args[start..]
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map_or(args.len(), |p| start + p + 2);
-    (header_end, args.len().saturating_sub(2).max(header_end))
+    // `$<len>\r\n<payload>\r\n`, as written by the argument encoders.
+    let header = args.get(start + 1..).unwrap_or_default();
+    let digits = header.iter().take_while(|b| b.is_ascii_digit()).count();
+    let len = std::str::from_utf8(&header[..digits])
+        .ok()
+        .and_then(|d| d.parse::<usize>().ok());
+    let from = start + 1 + digits + 2;
+    match len {
+        Some(len) if from.saturating_add(len) <= args.len() => (from, from + len),
+        _ => (args.len(), args.len()),
+    }
 }
 
 /// Something that runs commands: a client, a connection.
@@ -384,4 +391,27 @@ fn secret_positions(args: &[&[u8]]) -> Vec<usize> {
         secret.extend(after("sentinel-pass", 0));
     }
     secret
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cmd;
+
+    #[test]
+    fn the_name_is_the_first_argument_however_it_was_added() {
+        let mut several = Cmd::new();
+        several.args(["SELECT", "1"]);
+        assert_eq!(several.name(), b"SELECT");
+        let mut one_by_one = Cmd::new();
+        one_by_one.arg("GET").arg("k");
+        assert_eq!(one_by_one.name(), b"GET");
+        let mut after_nothing = Cmd::new();
+        after_nothing.args(Vec::<&str>::new());
+        after_nothing.arg("PING").arg("x");
+        assert_eq!(after_nothing.name(), b"PING");
+        let mut appended = Cmd::new();
+        appended.append(&several);
+        assert_eq!(appended.name(), b"SELECT");
+        assert_eq!(Cmd::new().name(), b"");
+    }
 }

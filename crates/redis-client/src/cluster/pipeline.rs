@@ -333,9 +333,9 @@ impl ClusterPipeline {
 
     /// Each command's slot (`None`: no key), checked before anything is sent.
     fn routes(&self) -> Result<Vec<Option<u16>>, Error> {
-        self.batch.validate()?;
         let mut routes = Vec::with_capacity(self.batch.len());
         for index in 0..self.batch.len() {
+            self.batch.validate_command(index)?;
             if is_state_changing(self.batch.name_bytes(index)) {
                 return Err(ClusterError::Unsupported {
                     command: self.name(index),
