@@ -474,6 +474,24 @@ fn select_on_the_pooled_client_cannot_leak() {
 }
 
 #[test]
+fn a_select_built_in_one_args_call_still_closes_its_connection() {
+    // The command's name is its first argument even when all came in one `args` call.
+    let server = RedisServer::start();
+    let c = client(&server);
+    cmd("SET").arg("k").arg("db0").execute(&c).unwrap();
+    let mut select = redis_client::Cmd::new();
+    select.args(["SELECT", "2"]);
+    select.execute(&c).unwrap();
+    let v: Option<String> = cmd("GET").arg("k").query(&c).unwrap();
+    assert_eq!(
+        v.as_deref(),
+        Some("db0"),
+        "the next command ran in database 0"
+    );
+    assert_eq!(c.pool().stats().closed_dirty, 1);
+}
+
+#[test]
 fn state_changing_commands_never_reach_the_next_borrower() {
     // RELIABILITY test 13, every row.
     let server = RedisServer::start();
