@@ -268,9 +268,12 @@ fn a_multiplexed_client_shares_one_connection_and_keeps_blocking_commands_on_its
             other => panic!("CLIENT LIST answered {other:?}"),
         }
     };
-    // 1,600 commands from 8 threads: one connection (the raw one is the other).
+    // 3,200 commands from 8 threads: one connection (the raw one is the other).
     assert_eq!(clients(&mut raw), 2);
     assert_eq!(client.pool().stats().created, 0);
+    let stats = client.shared_stats().expect("a multiplexed client");
+    assert_eq!((stats.requests, stats.connects), (3_200, 1), "{stats:?}");
+    assert!(server.client_builder().build().shared_stats().is_none());
     // A server error goes to its caller, typed.
     let e = client.hget::<Option<String>>("mux:0:0", "f").unwrap_err();
     assert_eq!(e.server_kind(), Some(ServerErrorKind::WrongType), "{e:?}");

@@ -156,6 +156,13 @@ impl Client {
         &self.pool
     }
 
+    /// The counters of the connection single commands share, with
+    /// [`ClientBuilder::multiplex`] (`None` without): commands written, writes (fewer when
+    /// commands went out together), connections opened, failures.
+    pub fn shared_stats(&self) -> Option<redis_conn::SharedStats> {
+        self.shared.as_ref().map(|shared| shared.stats())
+    }
+
     /// Takes a connection from the pool for this caller alone: the place for commands that
     /// change connection state (SELECT, CLIENT ..., READONLY) and for long conversations
     /// (redis-py's `client()`). It counts against the pool size while it lives and is closed,
