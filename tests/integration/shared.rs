@@ -23,6 +23,23 @@ fn request(shared: &SharedConnection, command: &Cmd) -> Result<Value, ConnError>
     shared.request(command.len(), command.packed_args())
 }
 
+/// A shared connection through a proxy, connected by one PING (`*1\r\n$4\r\nPING\r\n`,
+/// 14 bytes), then the proxy holding every reply back.
+fn connected_then_stalled(server: &RedisServer) -> (FaultProxy, SharedConnection) {
+    let proxy = FaultProxy::start(server.addr());
+    let shared = shared_to(proxy.port(), Duration::from_secs(10));
+    assert_pong(&shared);
+    proxy.stall(Direction::ServerToClient);
+    (proxy, shared)
+}
+
+fn assert_pong(shared: &SharedConnection) {
+    assert_eq!(
+        request(shared, &cmd("PING")).unwrap(),
+        Value::SimpleString("PONG".into())
+    );
+}
+
 fn bulk(value: &Value) -> Option<&[u8]> {
     match value {
         Value::BulkString(b) => Some(b),
@@ -77,23 +94,13 @@ fn every_thread_gets_its_own_replies_and_commands_go_out_together() {
         matches!(wrong, Value::Error(ref e) if e.starts_with(b"WRONGTYPE")),
         "{wrong:?}"
     );
-    assert_eq!(
-        request(&shared, &cmd("PING")).unwrap(),
-        Value::SimpleString("PONG".into())
-    );
+    assert_pong(&shared);
 }
 
 #[test]
 fn a_failure_fails_the_commands_written_and_spares_the_queued_ones() {
     let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.addr());
-    let shared = shared_to(proxy.port(), Duration::from_secs(10));
-    // `*1\r\n$4\r\nPING\r\n`: 14 bytes.
-    assert_eq!(
-        request(&shared, &cmd("PING")).unwrap(),
-        Value::SimpleString("PONG".into())
-    );
-    proxy.stall(Direction::ServerToClient);
+    let (proxy, shared) = connected_then_stalled(&server);
     thread::scope(|s| {
         let first = s.spawn(|| request(&shared, cmd("INCR").arg("written")));
         // `*2\r\n$4\r\nINCR\r\n$7\r\nwritten\r\n`: 27 bytes, written and waiting for its reply.
@@ -153,10 +160,7 @@ fn a_timeout_fails_the_round_and_the_next_request_reconnects() {
     let e = request(&shared, cmd("GET").arg("k")).expect_err("the reply is stalled");
     assert!(e.is_timeout(), "{e:?}");
     proxy.clear();
-    assert_eq!(
-        request(&shared, &cmd("PING")).unwrap(),
-        Value::SimpleString("PONG".into())
-    );
+    assert_pong(&shared);
     let stats = shared.stats();
     assert_eq!((stats.connects, stats.failures), (2, 1), "{stats:?}");
 }
@@ -188,13 +192,7 @@ fn commands_that_are_not_one_command_are_refused_before_anything_is_written() {
 #[test]
 fn close_lets_the_connection_answer_what_it_owes_and_writes_nothing_more_on_it() {
     let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.addr());
-    let shared = shared_to(proxy.port(), Duration::from_secs(10));
-    assert_eq!(
-        request(&shared, &cmd("PING")).unwrap(),
-        Value::SimpleString("PONG".into())
-    );
-    proxy.stall(Direction::ServerToClient);
+    let (proxy, shared) = connected_then_stalled(&server);
     thread::scope(|s| {
         let owed = s.spawn(|| request(&shared, cmd("INCR").arg("owed")));
         // PING (14 bytes) and `*2\r\n$4\r\nINCR\r\n$4\r\nowed\r\n` (24 bytes).
@@ -221,15 +219,9 @@ fn close_lets_the_connection_answer_what_it_owes_and_writes_nothing_more_on_it()
 fn close_drops_the_connection_and_the_next_request_opens_one() {
     let server = RedisServer::start();
     let shared = shared_to(server.port(), Duration::from_secs(10));
-    assert_eq!(
-        request(&shared, &cmd("PING")).unwrap(),
-        Value::SimpleString("PONG".into())
-    );
+    assert_pong(&shared);
     shared.close();
-    assert_eq!(
-        request(&shared, &cmd("PING")).unwrap(),
-        Value::SimpleString("PONG".into())
-    );
+    assert_pong(&shared);
     assert_eq!(shared.stats().connects, 2);
     let unreachable = shared_to(RedisServer::start().port(), Duration::from_secs(1));
     // (The server is dropped at once: nothing listens any more.)
