@@ -65,14 +65,19 @@ pub struct Decoder {
     failed: Option<Error>,
     /// How far the one-pass path got into a flat aggregate that has not fully arrived.
     flat: Option<FlatScan>,
+    /// Where each element the one-pass path scanned lies in the buffer (`None`: a null), so
+    /// that the values are built without scanning the bytes again.
+    flat_ranges: Vec<Option<core::ops::Range<usize>>>,
 }
+
+/// Element ranges kept between replies: more are freed after a large reply.
+const RETAINED_RANGES: usize = 4096;
 
 /// The progress of [`Decoder::decode`]'s one-pass path through a flat aggregate.
 #[derive(Debug, Clone, Copy)]
 struct FlatScan {
     kind: u8,
     count: usize,
-    first: usize,
     done: usize,
     at: usize,
 }
@@ -137,6 +142,7 @@ impl Decoder {
         self.recording = false;
         self.failed = None;
         self.flat = None;
+        self.flat_ranges.clear();
     }
 
     /// A diagnostic: how many input bytes the decoder has looked at while validating, since it
@@ -209,6 +215,7 @@ impl Decoder {
         }
         // Progress of `decode`'s one-pass path does not apply to this entry point.
         self.flat = None;
+        self.flat_ranges.clear();
         if self.pos == 0 {
             // A scalar reply is one token: read it once, hand it over already read.
             let step = read_token(input, 0, &self.limits, &mut self.scan).inspect_err(|e| {
@@ -302,8 +309,9 @@ impl Decoder {
 
     /// The commonest aggregate (pub/sub messages, LRANGE, MGET, HGETALL under RESP2): an
     /// array, push or set of bulk strings and nulls, decoded with one scan and one build.
-    /// When it has not fully arrived, the scan's progress is kept and the next call resumes it
-    /// (each byte is scanned once). Anything else (another element type, a limit exceeded,
+    /// The scan records where each element lies, and the build slices those ranges without
+    /// reading the bytes again. When the reply has not fully arrived, the scan's progress is
+    /// kept and the next call resumes it (each byte is scanned once). Anything else (another element type, a limit exceeded,
     /// anything malformed) gives [`Flat::No`] having consumed nothing, and the general path
     /// takes the reply from its start.
     fn decode_flat(&mut self, buf: &mut BytesMut) -> Flat {
@@ -324,10 +332,10 @@ impl Decoder {
                     return Flat::No;
                 }
                 self.scan.examined = self.scan.examined.saturating_add(first as u64);
+                self.flat_ranges.clear();
                 FlatScan {
                     kind,
                     count,
-                    first,
                     done: 0,
                     at: first,
                 }
@@ -337,9 +345,11 @@ impl Decoder {
             match flat_step(bytes, scan.at, self.limits.bulk_len()) {
                 FlatStep::Element(payload, next) => {
                     // Payloads are sliced, not looked at.
-                    let sliced = payload.map_or(0, |p| p.len());
+                    let sliced = payload.as_ref().map_or(0, |p| p.len());
                     let looked = next - scan.at - sliced;
                     self.scan.examined = self.scan.examined.saturating_add(looked as u64);
+                    // Recorded as the elements arrive, never reserved from the count.
+                    self.flat_ranges.push(payload);
                     scan.at = next;
                     scan.done += 1;
                 }
@@ -347,24 +357,25 @@ impl Decoder {
                     self.flat = Some(scan);
                     return Flat::NeedMore;
                 }
-                FlatStep::No => return Flat::No,
+                FlatStep::No => {
+                    self.flat_ranges.clear();
+                    return Flat::No;
+                }
             }
         }
         self.scan.line_from = 0;
         // Every element has arrived: now the values are allocated, sharing one buffer.
         let reply = buf.split_to(scan.at).freeze();
-        let mut items = Vec::with_capacity(scan.count);
-        let mut at = scan.first;
-        for _ in 0..scan.count {
-            let FlatStep::Element(payload, next) = flat_step(&reply, at, usize::MAX) else {
-                // The scan above saw these very bytes.
-                break;
-            };
-            items.push(match payload {
+        let items: Vec<Value> = self
+            .flat_ranges
+            .drain(..)
+            .map(|payload| match payload {
                 Some(range) => Value::BulkString(reply.slice(range)),
                 None => Value::Null,
-            });
-            at = next;
+            })
+            .collect();
+        if self.flat_ranges.capacity() > RETAINED_RANGES {
+            self.flat_ranges = Vec::new();
         }
         let list = List::from(items);
         Flat::Value(match scan.kind {
