@@ -18,7 +18,7 @@ use redis_client::{
 };
 use tests::{RedisCluster, RedisServer, eventually};
 
-use crate::cluster_util::{calls, node_client, owner_of, start_migration};
+use crate::cluster_util::{calls, migrate_keys, node_client, owner_of, set_slot, start_migration};
 
 /// Bound of every wait for the cluster to converge.
 const CONVERGE: Duration = Duration::from_secs(20);
@@ -46,33 +46,8 @@ fn tag_served_by(cluster: &RedisCluster, prefix: &str, owner: usize, other: bool
 /// Runs CLUSTER SETSLOT `slot` NODE `id` on every primary, so the whole cluster agrees at once.
 fn assign_slot(cluster: &RedisCluster, slot: u16, id: &str) {
     for p in cluster.primaries() {
-        cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(slot)
-            .arg("NODE")
-            .arg(id)
-            .execute(&node_client(cluster, p))
-            .expect("CLUSTER SETSLOT NODE");
+        set_slot(cluster, p, slot, "NODE", id);
     }
-}
-
-/// Moves `keys` from node `from` to node `to` with MIGRATE (the slot must be MIGRATING).
-fn migrate(cluster: &RedisCluster, from: usize, to: usize, keys: &[&str]) {
-    let target = cluster.node(to);
-    let mut migrate = cmd("MIGRATE");
-    migrate
-        .arg(target.host())
-        .arg(target.port())
-        .arg("")
-        .arg(0)
-        .arg(5000)
-        .arg("KEYS");
-    for key in keys {
-        migrate.arg(*key);
-    }
-    migrate
-        .execute(&node_client(cluster, from))
-        .expect("MIGRATE");
 }
 
 /// Whether `INFO errorstats` of any node counts a CROSSSLOT error.
@@ -301,7 +276,7 @@ fn cluster_follows_moved_after_a_slot_moves_and_ask_during_a_migration() {
         .execute(&src)
         .unwrap();
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-    migrate(&cluster, source, target, &key_refs);
+    migrate_keys(&cluster, source, target, &key_refs);
     assign_slot(&cluster, slot, cluster.node_id(target));
     // The client's map still names the source; the source answers MOVED.
     assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, source)));
@@ -340,7 +315,7 @@ fn cluster_follows_moved_after_a_slot_moves_and_ask_during_a_migration() {
         .arg(cluster.node_id(target))
         .execute(&src)
         .unwrap();
-    migrate(&cluster, source, target, &[&moved]);
+    migrate_keys(&cluster, source, target, &[&moved]);
     // Without ASKING the target would answer MOVED back to the source: a value means the
     // client sent ASKING first.
     let v: Option<String> = client.get(&moved).unwrap();
@@ -381,7 +356,7 @@ fn cluster_follows_moved_after_a_slot_moves_and_ask_during_a_migration() {
     );
 
     // The migration finishes: the client follows the MOVED, and the multi-key command runs.
-    migrate(&cluster, source, target, &[&stays]);
+    migrate_keys(&cluster, source, target, &[&stays]);
     assign_slot(&cluster, slot, cluster.node_id(target));
     let both: Vec<Option<String>> = client.mget([&moved, &stays]).unwrap();
     assert_eq!(both, vec![Some("there".into()), Some("here".into())]);
@@ -594,7 +569,7 @@ fn cluster_discovery_errors_are_typed() {
 fn move_slot(cluster: &RedisCluster, slot: u16, source: usize, target: usize, keys: &[&str]) {
     start_migration(cluster, slot, source, target);
     if !keys.is_empty() {
-        migrate(cluster, source, target, keys);
+        migrate_keys(cluster, source, target, keys);
     }
     assign_slot(cluster, slot, cluster.node_id(target));
 }
@@ -830,7 +805,7 @@ fn cluster_pipelines_and_transactions_split_by_node_and_follow_redirects() {
     client.set(&moved, "there").unwrap();
     client.set(&stays, "here").unwrap();
     start_migration(&cluster, slot, source, target);
-    migrate(&cluster, source, target, &[&moved]);
+    migrate_keys(&cluster, source, target, &[&moved]);
     let got: (String, String, String) = client
         .pipeline()
         .get(&moved)
@@ -840,7 +815,7 @@ fn cluster_pipelines_and_transactions_split_by_node_and_follow_redirects() {
         .unwrap();
     assert_eq!(got, ("there".into(), "here".into(), "other".into()));
     assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, source)));
-    migrate(&cluster, source, target, &[&stays]);
+    migrate_keys(&cluster, source, target, &[&stays]);
     assign_slot(&cluster, slot, cluster.node_id(target));
 }
 

@@ -40,7 +40,9 @@ use redis_client::{
 };
 use tests::{RedisCluster, eventually};
 
-use crate::cluster_util::{calls, info_stat, node_client, owner_of, start_migration};
+use crate::cluster_util::{
+    calls, info_stat, migrate_keys, node_client, owner_of, set_slot, start_migration,
+};
 
 /// Bound of every wait for the cluster or the workload to converge.
 const CONVERGE: Duration = Duration::from_secs(30);
@@ -99,13 +101,7 @@ fn finish_migration(cluster: &RedisCluster, slot: u16, source: usize, target: us
         .into_iter()
         .filter(|&p| p != source && p != target);
     for node in [target, source].into_iter().chain(others) {
-        cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(slot)
-            .arg("NODE")
-            .arg(cluster.node_id(target))
-            .execute(&node_client(cluster, node))
-            .unwrap_or_else(|e| panic!("SETSLOT {slot} NODE on node {node}: {e}"));
+        set_slot(cluster, node, slot, "NODE", cluster.node_id(target));
     }
 }
 
@@ -126,26 +122,6 @@ fn count_keys_in_slot(cluster: &RedisCluster, i: usize, slot: u16) -> u64 {
         .arg(slot)
         .query(&node_client(cluster, i))
         .expect("CLUSTER COUNTKEYSINSLOT")
-}
-
-/// Moves `keys` from node `from` to node `to` with one MIGRATE (no REPLACE: a key already on
-/// the target would be a bug, and MIGRATE then fails with BUSYKEY).
-fn migrate_keys(cluster: &RedisCluster, from: usize, to: usize, keys: &[String]) {
-    let target = cluster.node(to);
-    let mut migrate = cmd("MIGRATE");
-    migrate
-        .arg(target.host())
-        .arg(target.port())
-        .arg("")
-        .arg(0)
-        .arg(5000)
-        .arg("KEYS");
-    for key in keys {
-        migrate.arg(key);
-    }
-    migrate
-        .execute(&node_client(cluster, from))
-        .unwrap_or_else(|e| panic!("MIGRATE {keys:?}: {e}"));
 }
 
 /// `count` of `errorstat_<prefix>` in node `i`'s `INFO errorstats` (the error replies it
@@ -1003,6 +979,14 @@ fn resharding_under_write_load_loses_no_acknowledged_write() {
 /// Keys per primary in the failover tests.
 const KEYS_PER_PRIMARY: usize = 30;
 
+/// What [`FailoverWorkload::finish`] returns: each writer's longest pause between
+/// acknowledged writes, every tracked key, and each worker's outcomes and acknowledged count.
+type Finished = (
+    Vec<(String, Duration)>,
+    Vec<Arc<Tracked>>,
+    Vec<(String, Outcomes, u64)>,
+);
+
 /// The workload of the failover tests: one writer per primary (on keys that primary serves
 /// at start-up) and one reader of every key.
 struct FailoverWorkload {
@@ -1063,6 +1047,19 @@ impl FailoverWorkload {
         };
         wait_for_progress(&workload.every(), 100, "warm-up");
         workload
+    }
+
+    /// Stops and joins the workers: the longest pause between acknowledged writes of each
+    /// writer, every tracked key, and each worker's outcomes.
+    fn finish(self, shared: &Shared) -> Finished {
+        let max_gaps = self
+            .workers
+            .iter()
+            .filter(|w| w.name.starts_with("writer"))
+            .map(|w| (w.name.clone(), w.progress.max_gap()))
+            .collect();
+        let results = stop_and_join(shared, self.workers);
+        (max_gaps, self.all, results)
     }
 
     /// Every worker.
@@ -1172,14 +1169,7 @@ fn sigstop_of_a_primary_under_write_load_recovers() {
     let rejoined = resumed.elapsed();
     wait_for_progress(&workload.every(), 50, "after SIGCONT");
 
-    let max_gaps: Vec<(String, Duration)> = workload
-        .workers
-        .iter()
-        .filter(|w| w.name.starts_with("writer"))
-        .map(|w| (w.name.clone(), w.progress.max_gap()))
-        .collect();
-    let all = workload.all.clone();
-    let results = stop_and_join(&shared, workload.workers);
+    let (max_gaps, all, results) = workload.finish(&shared);
     // Every failure was a connection failure, a timeout (outcome unknown) or CLUSTERDOWN
     // (nothing ran; also on the healthy shards: with `cluster-require-full-coverage yes`
     // every node refuses commands between the FAIL flag and the promotion, which can
@@ -1265,14 +1255,7 @@ fn cluster_failover_under_write_load_keeps_every_acknowledged_write() {
         client.slot_owner(victim_key_slot),
         Some(owner_of(&cluster, replica))
     );
-    let max_gaps: Vec<(String, Duration)> = workload
-        .workers
-        .iter()
-        .filter(|w| w.name.starts_with("writer"))
-        .map(|w| (w.name.clone(), w.progress.max_gap()))
-        .collect();
-    let all = workload.all.clone();
-    let results = stop_and_join(&shared, workload.workers);
+    let (max_gaps, all, results) = workload.finish(&shared);
 
     // A manual failover waits for the replica to catch up: no acknowledged write is lost
     // (the final check), and no shard sees an error (writes paused on the old primary are

@@ -22,23 +22,48 @@ pub(crate) fn owner_of(cluster: &RedisCluster, i: usize) -> (String, u16) {
     (cluster.node(i).host().to_owned(), cluster.node(i).port())
 }
 
+/// Runs `CLUSTER SETSLOT <slot> <state> <id>` on node `node`.
+pub(crate) fn set_slot(cluster: &RedisCluster, node: usize, slot: u16, state: &str, id: &str) {
+    cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg(state)
+        .arg(id)
+        .execute(&node_client(cluster, node))
+        .unwrap_or_else(|e| panic!("SETSLOT {slot} {state} on node {node}: {e}"));
+}
+
 /// Starts moving `slot` from node `source` to node `target`: IMPORTING on the target first,
 /// then MIGRATING on the source (the order `redis-cli --cluster reshard` uses).
 pub(crate) fn start_migration(cluster: &RedisCluster, slot: u16, source: usize, target: usize) {
-    cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("IMPORTING")
-        .arg(cluster.node_id(source))
-        .execute(&node_client(cluster, target))
-        .expect("SETSLOT IMPORTING");
-    cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("MIGRATING")
-        .arg(cluster.node_id(target))
-        .execute(&node_client(cluster, source))
-        .expect("SETSLOT MIGRATING");
+    set_slot(cluster, target, slot, "IMPORTING", cluster.node_id(source));
+    set_slot(cluster, source, slot, "MIGRATING", cluster.node_id(target));
+}
+
+/// Moves `keys` from node `from` to node `to` with one MIGRATE (no REPLACE: a key already on
+/// the target would be a bug, and MIGRATE then fails with BUSYKEY). The slot must be
+/// MIGRATING.
+pub(crate) fn migrate_keys<K: AsRef<str> + std::fmt::Debug>(
+    cluster: &RedisCluster,
+    from: usize,
+    to: usize,
+    keys: &[K],
+) {
+    let target = cluster.node(to);
+    let mut migrate = cmd("MIGRATE");
+    migrate
+        .arg(target.host())
+        .arg(target.port())
+        .arg("")
+        .arg(0)
+        .arg(5000)
+        .arg("KEYS");
+    for key in keys {
+        migrate.arg(key.as_ref());
+    }
+    migrate
+        .execute(&node_client(cluster, from))
+        .unwrap_or_else(|e| panic!("MIGRATE {keys:?}: {e}"));
 }
 
 /// One `name:key=value,...` line of node `i`'s `INFO <section>`: the number after
