@@ -118,12 +118,44 @@ pub trait FromReply: Sized {
 }
 
 /// Unwraps attributes, which describe a value without changing it.
+///
+/// Inlined: every conversion starts here, and almost no reply carries an attribute.
+#[inline]
 pub(crate) fn plain(value: Value) -> Value {
+    match value {
+        Value::Attribute { .. } => without_attributes(value),
+        value => value,
+    }
+}
+
+fn without_attributes(value: Value) -> Value {
     let mut value = value;
     while let Value::Attribute { value: inner, .. } = value {
         value = *inner;
     }
     value
+}
+
+/// Converts each element of a list, taking bulk strings (nearly every element of LRANGE,
+/// MGET, HGETALL or SMEMBERS) with `bulk` and anything else with `T::from_reply`.
+///
+/// The elements are moved out of the list, and the result reuses its allocation.
+#[inline]
+fn convert_bulk_each<T: FromReply>(
+    items: Vec<Value>,
+    bulk: impl Fn(Bytes) -> Result<T, ConversionError>,
+) -> Result<Vec<T>, ConversionError> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            match v {
+                Value::BulkString(b) => bulk(b),
+                v => T::from_reply(v),
+            }
+            .map_err(|e| e.with_detail(format!("element {i}")))
+        })
+        .collect()
 }
 
 impl FromReply for Value {
@@ -255,21 +287,37 @@ impl FromReply for Bytes {
             v => Err(ConversionError::new("bytes", &v)),
         }
     }
+
+    fn from_reply_list(items: Vec<Value>) -> Result<Vec<Self>, ConversionError> {
+        convert_bulk_each(items, Ok)
+    }
 }
 
 impl FromReply for Vec<u8> {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
         Bytes::from_reply(value).map(Vec::from)
     }
+
+    fn from_reply_list(items: Vec<Value>) -> Result<Vec<Self>, ConversionError> {
+        convert_bulk_each(items, |b| Ok(Vec::from(b)))
+    }
+}
+
+/// A `String` of the bytes, or the error that says what to ask for instead.
+fn utf8(bytes: Bytes) -> Result<String, ConversionError> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        ConversionError::new("String", &Value::BulkString(Bytes::new()))
+            .with_detail("not valid UTF-8; ask for Vec<u8> or Bytes")
+    })
 }
 
 impl FromReply for String {
     fn from_reply(value: Value) -> Result<Self, ConversionError> {
-        let bytes = Bytes::from_reply(value)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| {
-            ConversionError::new("String", &Value::BulkString(Bytes::new()))
-                .with_detail("not valid UTF-8; ask for Vec<u8> or Bytes")
-        })
+        Bytes::from_reply(value).and_then(utf8)
+    }
+
+    fn from_reply_list(items: Vec<Value>) -> Result<Vec<Self>, ConversionError> {
+        convert_bulk_each(items, utf8)
     }
 }
 

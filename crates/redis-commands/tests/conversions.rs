@@ -82,6 +82,54 @@ fn options_and_collections() {
     );
 }
 
+/// Lists of strings take bulk strings directly and every other element the way a single
+/// value converts: the result must not depend on which path an element took.
+#[test]
+fn lists_of_strings_convert_each_element_like_a_single_value() {
+    let attributed = Value::Attribute {
+        attributes: vec![(bulk("ttl"), Value::Integer(3))].into(),
+        value: Box::new(bulk("d")),
+    };
+    let mixed = array(vec![
+        bulk("a"),
+        Value::SimpleString("b".into()),
+        Value::Integer(7),
+        attributed,
+        bulk(""),
+    ]);
+    let expected = ["a", "b", "7", "d", ""];
+    assert_eq!(Vec::<String>::from_reply(mixed.clone()).unwrap(), expected);
+    let as_bytes: Vec<Bytes> = FromReply::from_reply(mixed.clone()).unwrap();
+    assert_eq!(as_bytes, expected.map(|s| Bytes::from_static(s.as_bytes())));
+    let as_vecs: Vec<Vec<u8>> = FromReply::from_reply(mixed.clone()).unwrap();
+    assert_eq!(as_vecs, expected.map(|s| s.as_bytes().to_vec()));
+    // Sets and push messages too.
+    let set = Value::Set(vec![bulk("x"), bulk("y")].into());
+    assert_eq!(Vec::<String>::from_reply(set).unwrap(), ["x", "y"]);
+
+    // A failing element is named, whichever path it took.
+    let not_utf8 = array(vec![
+        bulk("ok"),
+        Value::BulkString(Bytes::from_static(&[0xff])),
+    ]);
+    let err = Vec::<String>::from_reply(not_utf8.clone()).unwrap_err();
+    assert!(err.to_string().contains("UTF-8"), "{err}");
+    assert!(err.to_string().contains("element 1"), "{err}");
+    assert_eq!(
+        Vec::<Vec<u8>>::from_reply(not_utf8).unwrap(),
+        vec![b"ok".to_vec(), vec![0xff]]
+    );
+    for shape in [Value::Null, Value::Error("ERR no".into()), array(vec![])] {
+        let list = array(vec![bulk("a"), bulk("b"), shape]);
+        let err = Vec::<Bytes>::from_reply(list.clone()).unwrap_err();
+        assert!(err.to_string().contains("element 2"), "{err}");
+        let err = Vec::<Vec<u8>>::from_reply(list.clone()).unwrap_err();
+        assert!(err.to_string().contains("element 2"), "{err}");
+        let err = Vec::<String>::from_reply(list).unwrap_err();
+        assert!(err.to_string().contains("element 2"), "{err}");
+    }
+}
+
 #[test]
 fn maps_from_resp3_maps_and_resp2_flat_arrays() {
     let resp3 = Value::Map(

@@ -62,6 +62,11 @@ pub struct Connection {
     pushes: VecDeque<Value>,
     /// How many bytes the next read offers to the kernel.
     read_size: usize,
+    /// The size of the last reply decoded: the first read of the next reply offers room for
+    /// one as large (up to [`MAX_RETAINED`]), so that a client asking the same question again
+    /// (LRANGE of a thousand elements) reads its answer with one system call, not five
+    /// doubling ones.
+    last_reply_len: usize,
     /// Replies expected for commands sent and not read yet.
     awaiting: usize,
     broken: bool,
@@ -123,6 +128,7 @@ impl Connection {
             write_buf: Vec::with_capacity(1024),
             pushes: VecDeque::new(),
             read_size: MIN_READ,
+            last_reply_len: 0,
             awaiting: 0,
             broken: false,
             last_used: Instant::now(),
@@ -434,6 +440,7 @@ impl Connection {
         let buffered = self.read_buf.len();
         match self.decoder.decode(&mut self.read_buf) {
             Ok(Some(value)) => {
+                self.last_reply_len = buffered - self.read_buf.len();
                 // A large reply's buffer now belongs to the value; start a small one rather
                 // than let this connection keep (and later reclaim) the large allocation.
                 if self.read_buf.is_empty() && buffered > MAX_RETAINED {
@@ -461,12 +468,16 @@ impl Connection {
     /// The space offered is zero-filled first (safe code cannot read into uninitialised
     /// memory), so its size adapts: it doubles after a read that filled it (a large reply is
     /// streaming in) and falls back to the minimum otherwise, so small replies cost little.
+    /// The first read of a reply offers room for one as large as the last reply.
     fn fill(&mut self) -> Result<(), Error> {
         let len = self.read_buf.len();
         let mut room = self.read_size;
         if len == 0 {
-            // The start of a reply: its size is not known yet, so do not start big.
-            room = room.min(MAX_RETAINED);
+            // The start of a reply: its size is not known yet. Expect one as large as the
+            // last (with room to spare, so that one of the same size does not fill the read
+            // and look like the start of a larger one), but do not start bigger than a
+            // retained buffer.
+            room = room.max(self.last_reply_len + MIN_READ).min(MAX_RETAINED);
         }
         if let Some(total) = bulk_reply_size(&self.read_buf)
             && total > len

@@ -20,6 +20,8 @@ enum Chunk {
 struct Shared {
     written: Vec<u8>,
     script: VecDeque<Chunk>,
+    /// The room offered to each read call, in order.
+    offered: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -46,6 +48,10 @@ impl Scripted {
         self.0.lock().unwrap().script.push_back(Chunk::Timeout);
     }
 
+    fn take_offered(&self) -> Vec<usize> {
+        std::mem::take(&mut self.0.lock().unwrap().offered)
+    }
+
     fn take_written(&self) -> Vec<u8> {
         std::mem::take(&mut self.0.lock().unwrap().written)
     }
@@ -54,6 +60,7 @@ impl Scripted {
 impl Read for Scripted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut shared = self.0.lock().unwrap();
+        shared.offered.push(buf.len());
         match shared.script.pop_front() {
             None => Ok(0),
             Some(Chunk::Timeout) => Err(io::Error::new(io::ErrorKind::WouldBlock, "timeout")),
@@ -185,6 +192,42 @@ fn replies_split_anywhere_are_read_whole() {
     let value = conn.request(&["GET", "k"]).unwrap();
     assert_eq!(value, Value::BulkString("hello".into()));
     assert_eq!(server.take_written(), command(&["GET", "k"]));
+}
+
+/// A reply as large as the last one is read with one system call: the first read of a reply
+/// offers room for the size of the last, instead of starting small and doubling.
+#[test]
+fn a_reply_as_large_as_the_last_is_read_at_once() {
+    let mut reply = b"*1000\r\n".to_vec();
+    for i in 0..1000 {
+        reply.extend_from_slice(format!("$16\r\nelement-{i:08}\r\n").as_bytes());
+    }
+    let server = Scripted::new(&[&reply, &reply, b"$1\r\nx\r\n", b"$1\r\ny\r\n"]);
+    let mut conn =
+        Connection::with_transport(server.clone(), &ConnectionConfig::default()).unwrap();
+    server.take_offered();
+    let lrange = ["LRANGE", "list", "0", "-1"];
+    let first = conn.request(&lrange).unwrap();
+    let first_reads = server.take_offered();
+    assert!(first_reads.len() > 2, "{first_reads:?}");
+    let second = conn.request(&lrange).unwrap();
+    assert_eq!(second, first);
+    let second_reads = server.take_offered();
+    assert_eq!(second_reads.len(), 1, "{second_reads:?}");
+    assert!(second_reads[0] > reply.len(), "{second_reads:?}");
+    // A small reply after it is read whole, and the one after that is offered little room
+    // again.
+    assert_eq!(
+        conn.request(&["GET", "k"]).unwrap(),
+        Value::BulkString("x".into())
+    );
+    assert_eq!(
+        conn.request(&["GET", "k"]).unwrap(),
+        Value::BulkString("y".into())
+    );
+    let small_reads = server.take_offered();
+    assert_eq!(small_reads.len(), 2, "{small_reads:?}");
+    assert!(small_reads[1] <= 4096, "{small_reads:?}");
 }
 
 #[test]

@@ -734,6 +734,23 @@ fn flat_expect(bytes: &[u8], at: usize, want: &[u8]) -> FlatLen {
     FlatLen::Done(0, at + want.len())
 }
 
+/// [`flat_len_step`] for the commonest lengths, of one or two digits (values up to 99 bytes),
+/// read with one bounds check; any other case goes the general way.
+#[inline]
+fn short_len(bytes: &[u8], at: usize) -> FlatLen {
+    if let Some(&[a, b, c, d]) = bytes.get(at..at + 4)
+        && a.is_ascii_digit()
+    {
+        if b == b'\r' && c == b'\n' {
+            return FlatLen::Done(usize::from(a - b'0'), at + 3);
+        }
+        if b.is_ascii_digit() && c == b'\r' && d == b'\n' {
+            return FlatLen::Done(usize::from(a - b'0') * 10 + usize::from(b - b'0'), at + 4);
+        }
+    }
+    flat_len_step(bytes, at)
+}
+
 fn flat_len_step(bytes: &[u8], at: usize) -> FlatLen {
     let mut n: usize = 0;
     let mut i = at;
@@ -771,7 +788,7 @@ fn flat_step(bytes: &[u8], at: usize, max_len: usize) -> FlatStep {
     match marker {
         b'$' if bytes.get(at + 1) == Some(&b'-') => fixed(b"-1\r\n"),
         b'$' => {
-            let (len, body) = match flat_len_step(bytes, at + 1) {
+            let (len, body) = match short_len(bytes, at + 1) {
                 FlatLen::Done(len, body) => (len, body),
                 FlatLen::NeedMore => return FlatStep::NeedMore,
                 FlatLen::No => return FlatStep::No,
@@ -784,6 +801,9 @@ fn flat_step(bytes: &[u8], at: usize, max_len: usize) -> FlatStep {
             };
             if bytes.len() <= end {
                 return FlatStep::NeedMore;
+            }
+            if bytes.get(end..end + 2) == Some(b"\r\n") {
+                return FlatStep::Element(Some(body..end), end + 2);
             }
             match flat_expect(bytes, end, b"\r\n") {
                 FlatLen::Done(_, next) => FlatStep::Element(Some(body..end), next),
@@ -1022,6 +1042,7 @@ impl Rec {
 #[cfg(test)]
 mod flat_tests {
     use super::*;
+    use alloc::format;
     use alloc::vec;
 
     /// Decodes `input` whole, and byte by byte, and checks both give `expected`.
@@ -1067,6 +1088,44 @@ mod flat_tests {
             assert_eq!(at_once.unwrap(), Some(expected.clone()));
             assert_eq!(piecewise, Some(expected));
         }
+    }
+
+    /// Lengths of one and two digits take a shorter road than longer ones: every length, at
+    /// the end of the input or not, reads the same.
+    #[test]
+    fn short_and_long_lengths_read_alike() {
+        let payloads = [
+            "",
+            "a",
+            "123456789",
+            "0123456789",
+            &"x".repeat(99),
+            &"y".repeat(100),
+        ];
+        let mut input = format!("*{}\r\n", payloads.len()).into_bytes();
+        for p in payloads {
+            input.extend_from_slice(format!("${}\r\n{p}\r\n", p.len()).as_bytes());
+        }
+        let expected = Value::Array(payloads.iter().map(|p| bulk(p)).collect::<Vec<_>>().into());
+        let (at_once, piecewise) = both_ways(&input, Limits::default());
+        assert_eq!(at_once.unwrap(), Some(expected.clone()));
+        assert_eq!(piecewise, Some(expected));
+        // Malformed right after a short length: an error at once, as on the general path.
+        for bad in [
+            &b"*1\r\n$1\rx"[..],
+            b"*1\r\n$12\rx",
+            b"*1\r\n$1x\r\n",
+            b"*1\r\n$1\r\nab\r\n",
+        ] {
+            let mut d = Decoder::new();
+            assert!(d.decode(&mut BytesMut::from(bad)).is_err(), "{bad:?}");
+        }
+        // A payload followed by something other than CRLF is an error, not a misread.
+        let mut d = Decoder::new();
+        assert!(
+            d.decode(&mut BytesMut::from(&b"*1\r\n$2\r\nabXY"[..]))
+                .is_err()
+        );
     }
 
     #[test]
