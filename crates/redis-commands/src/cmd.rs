@@ -178,14 +178,20 @@ impl Cmd {
     }
 
     /// `Ok` when the command can be sent; the [`ArgumentError`] otherwise.
+    #[inline]
     pub fn check(&self) -> Result<(), ArgumentError> {
         match self.invalid {
             None => Ok(()),
-            Some((argument, needs)) => Err(ArgumentError {
-                command: String::from_utf8_lossy(self.name()).into_owned(),
-                argument,
-                needs,
-            }),
+            Some((argument, needs)) => Err(self.argument_error(argument, needs)),
+        }
+    }
+
+    #[cold]
+    fn argument_error(&self, argument: &'static str, needs: Option<&'static str>) -> ArgumentError {
+        ArgumentError {
+            command: String::from_utf8_lossy(self.name()).into_owned(),
+            argument,
+            needs,
         }
     }
 
@@ -308,10 +314,15 @@ pub fn packed_arg_bytes(packed: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
 fn payload_range(args: &[u8], start: usize) -> (usize, usize) {
     // `$<len>\r\n<payload>\r\n`, as written by the argument encoders.
     let header = args.get(start + 1..).unwrap_or_default();
-    let digits = header.iter().take_while(|b| b.is_ascii_digit()).count();
-    let len = std::str::from_utf8(&header[..digits])
-        .ok()
-        .and_then(|d| d.parse::<usize>().ok());
+    let mut digits = 0;
+    let mut len = Some(0usize);
+    for &d in header.iter().take_while(|b| b.is_ascii_digit()) {
+        len = len
+            .and_then(|n| n.checked_mul(10))
+            .and_then(|n| n.checked_add(usize::from(d - b'0')));
+        digits += 1;
+    }
+    let len = len.filter(|_| digits > 0);
     let from = start + 1 + digits + 2;
     match len {
         Some(len) if from.saturating_add(len) <= args.len() => (from, from + len),
