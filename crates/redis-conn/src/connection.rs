@@ -21,10 +21,13 @@ const MAX_RETAINED: usize = 64 * 1024;
 /// Largest free space zero-filled and offered to one read system call.
 const MAX_READ: usize = 1024 * 1024;
 /// A top-level bulk reply larger than [`MAX_RETAINED`] and up to this size (header and
-/// trailer included) gets its whole buffer
-/// at once when its header arrives, instead of one that doubles (and copies) as it streams in.
-/// Larger announced sizes are not trusted: their buffer grows with what actually arrives.
+/// trailer included) gets a buffer of its whole size once enough of it has arrived (see
+/// [`PREALLOC_FACTOR`]), instead of one that doubles (and copies) as it streams in. Larger
+/// announced sizes are not trusted: their buffer grows with what actually arrives.
 const PREALLOC_LIMIT: usize = 8 * 1024 * 1024;
+/// The buffer for such a reply grows to at most this many times the bytes already received:
+/// memory follows what arrived, not what a header announces.
+const PREALLOC_FACTOR: usize = 32;
 
 /// One connection to a server, after its handshake.
 ///
@@ -74,6 +77,10 @@ pub struct Connection {
     /// The read timeout [`Connection::next_value`] left on the socket for its waits; `None`
     /// while the socket has the configured one. Replies restore it before they are read.
     wait_timeout: Option<Duration>,
+    /// While the handshake runs: when the connect timeout (started before the TCP connect)
+    /// ends. Each read gets the time left, so a server that answers a byte at a time cannot
+    /// stretch connecting past it.
+    handshake_deadline: Option<Instant>,
 }
 
 /// Shows where the connection goes and its state, never its buffers: the write buffer can hold
@@ -101,8 +108,8 @@ impl Connection {
 
     /// [`Connection::open`] with a configuration shared by many connections (a pool's).
     pub fn open_shared(config: Arc<ConnectionConfig>) -> Result<Connection, Error> {
-        let transport = open_transport_retrying(&config)?;
-        Self::start(transport, config, true)
+        let (transport, deadline) = open_transport_retrying(&config)?;
+        Self::start(transport, config, true, deadline)
     }
 
     /// Runs the handshake over a transport the caller connected, for example a tunnel. Such a
@@ -111,13 +118,22 @@ impl Connection {
         transport: impl Transport + 'static,
         config: &ConnectionConfig,
     ) -> Result<Connection, Error> {
-        Self::start(Box::new(transport), Arc::new(config.clone()), false)
+        let deadline = connect_deadline(config);
+        Self::start(
+            Box::new(transport),
+            Arc::new(config.clone()),
+            false,
+            deadline,
+        )
     }
 
+    /// Runs the handshake (before `deadline`, where the connect timeout started) over a
+    /// connected transport.
     fn start(
         transport: Box<dyn Transport>,
         config: Arc<ConnectionConfig>,
         reconnectable: bool,
+        deadline: Option<Instant>,
     ) -> Result<Connection, Error> {
         let mut conn = Connection {
             transport,
@@ -133,8 +149,9 @@ impl Connection {
             broken: false,
             last_used: Instant::now(),
             wait_timeout: None,
+            handshake_deadline: None,
         };
-        conn.handshake()?;
+        conn.handshake(deadline)?;
         conn.apply_timeouts()?;
         Ok(conn)
     }
@@ -353,7 +370,7 @@ impl Connection {
         if !self.reconnectable {
             return Err(Error::Broken);
         }
-        let transport = open_transport_retrying(&self.config)?;
+        let (transport, deadline) = open_transport_retrying(&self.config)?;
         self.transport = transport;
         self.decoder.reset();
         self.read_buf.clear();
@@ -361,7 +378,7 @@ impl Connection {
         self.awaiting = 0;
         self.broken = false;
         self.last_used = Instant::now();
-        self.handshake()?;
+        self.handshake(deadline)?;
         self.apply_timeouts()
     }
 
@@ -470,6 +487,9 @@ impl Connection {
     /// streaming in) and falls back to the minimum otherwise, so small replies cost little.
     /// The first read of a reply offers room for one as large as the last reply.
     fn fill(&mut self) -> Result<(), Error> {
+        if self.handshake_deadline.is_some() {
+            self.bound_handshake_read()?;
+        }
         let len = self.read_buf.len();
         let mut room = self.read_size;
         if len == 0 {
@@ -484,14 +504,18 @@ impl Connection {
             && total > MAX_RETAINED
             && total <= PREALLOC_LIMIT
         {
-            // The rest of a bulk reply of known size: one buffer of exactly its size (a fresh
-            // one: growing the old one would double it), and reads that never ask for more.
-            if self.read_buf.capacity() < total {
-                let mut fresh = BytesMut::with_capacity(total);
+            // The rest of a bulk reply of known size: a buffer of that size (a fresh one:
+            // growing the old one would double it), and reads that never ask for more. The
+            // size is trusted only as far as what has arrived supports it (a header alone
+            // cannot make a connection reserve megabytes): the buffer grows to at most
+            // PREALLOC_FACTOR times the bytes received.
+            let size = total.min(len.saturating_mul(PREALLOC_FACTOR).max(MAX_RETAINED));
+            if self.read_buf.capacity() < size {
+                let mut fresh = BytesMut::with_capacity(size);
                 fresh.extend_from_slice(&self.read_buf);
                 self.read_buf = fresh;
             }
-            room = room.min(total - len);
+            room = room.min(size - len);
         }
         self.read_buf.reserve(room);
         self.read_buf.resize(len + room, 0);
@@ -519,8 +543,25 @@ impl Connection {
         }
     }
 
-    /// AUTH/HELLO, CLIENT SETNAME and SELECT, pipelined in one round trip.
-    fn handshake(&mut self) -> Result<(), Error> {
+    /// Gives the next read of the handshake what is left of its deadline.
+    #[cold]
+    fn bound_handshake_read(&mut self) -> Result<(), Error> {
+        let left = transport::time_left(self.handshake_deadline, Phase::Handshake)
+            .map_err(|e| self.fail(e))?;
+        let result = self.transport.set_read_timeout(left);
+        result.map_err(|e| self.fail(Error::io(Phase::Handshake, e)))
+    }
+
+    /// AUTH/HELLO, CLIENT SETNAME and SELECT, pipelined in one round trip, finished before
+    /// `deadline`.
+    fn handshake(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
+        self.handshake_deadline = deadline;
+        let result = self.handshake_exchange();
+        self.handshake_deadline = None;
+        result
+    }
+
+    fn handshake_exchange(&mut self) -> Result<(), Error> {
         let config = Arc::clone(&self.config);
         let password = config.password.as_ref().map(|p| p.expose());
         let credentials = match (config.username.as_deref(), password) {
@@ -564,8 +605,10 @@ impl Connection {
         if steps.is_empty() {
             return Ok(());
         }
-        // The handshake is part of connecting: the connect timeout bounds it.
-        self.set_timeouts(config.connect_timeout())?;
+        // The handshake is part of connecting: what is left of the connect timeout bounds it.
+        let left = transport::time_left(self.handshake_deadline, Phase::Handshake)
+            .map_err(|e| self.fail(e))?;
+        self.set_timeouts(left)?;
         self.write(&buf).map_err(Error::in_handshake)?;
         // Read every reply, even after a failure, then report the first failure.
         let mut failure = None;
@@ -667,12 +710,25 @@ fn bulk_reply_size(buf: &[u8]) -> Option<usize> {
         .checked_add(2)
 }
 
-/// [`open_transport`], tried again on failures that happen before anything is sent.
-fn open_transport_retrying(config: &ConnectionConfig) -> Result<Box<dyn Transport>, Error> {
+/// When a connect that starts now must have finished: the connect timeout covers the name
+/// lookup, the TCP connect, the TLS handshake and the Redis handshake together. `None` when
+/// there is no timeout (or one too large to add).
+fn connect_deadline(config: &ConnectionConfig) -> Option<Instant> {
+    config
+        .connect_timeout()
+        .and_then(|t| Instant::now().checked_add(t))
+}
+
+/// [`open_transport`], tried again on failures that happen before anything is sent; each try
+/// has its own deadline, returned with the transport for the handshake that follows.
+fn open_transport_retrying(
+    config: &ConnectionConfig,
+) -> Result<(Box<dyn Transport>, Option<Instant>), Error> {
     let mut pause = Duration::from_millis(50);
     let mut retries_left = config.connect_retries;
     loop {
-        match open_transport(config) {
+        let deadline = connect_deadline(config);
+        match open_transport(config, deadline).map(|transport| (transport, deadline)) {
             Err(
                 Error::Connect { .. } | Error::Resolve { .. } | Error::Timeout(Phase::Connecting),
             ) if retries_left > 0 => {
@@ -685,17 +741,15 @@ fn open_transport_retrying(config: &ConnectionConfig) -> Result<Box<dyn Transpor
     }
 }
 
-fn open_transport(config: &ConnectionConfig) -> Result<Box<dyn Transport>, Error> {
+fn open_transport(
+    config: &ConnectionConfig,
+    deadline: Option<Instant>,
+) -> Result<Box<dyn Transport>, Error> {
     let stream: Box<dyn Transport> = match &config.address {
         Address::Tcp { host, port } => {
-            let stream = transport::connect_tcp(
-                host,
-                *port,
-                config.connect_timeout(),
-                config.keepalive.as_ref(),
-            )?;
+            let stream = transport::connect_tcp(host, *port, deadline, config.keepalive.as_ref())?;
             match &config.tls {
-                Some(tls) => Box::new(tls::connect(stream, host, tls, config.connect_timeout())?),
+                Some(tls) => Box::new(tls::connect(stream, host, tls, deadline)?),
                 None => Box::new(stream),
             }
         }
@@ -705,7 +759,8 @@ fn open_transport(config: &ConnectionConfig) -> Result<Box<dyn Transport>, Error
                     "TLS over a Unix socket is not supported".to_owned(),
                 ));
             }
-            Box::new(transport::connect_unix(path)?)
+            let left = transport::time_left(deadline, Phase::Connecting)?;
+            Box::new(transport::connect_unix(path, left)?)
         }
     };
     Ok(stream)

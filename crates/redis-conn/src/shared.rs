@@ -153,9 +153,18 @@ impl SharedConnection {
     /// `packed` must hold exactly `count` (at least one) well-formed bulk strings, or the
     /// command is refused with [`Error::InvalidCommand`] before anything is written: replies
     /// are matched to commands by their order, so one malformed command would shift every
-    /// caller's reply.
+    /// caller's reply. A command that changes the connection's state
+    /// ([`is_state_changing`](crate::is_state_changing): `SELECT`, `MULTI`, `SUBSCRIBE`,
+    /// `CLIENT REPLY`, ...) is refused the same way: it would change every other caller's
+    /// commands, or the number of replies they get.
     pub fn request(&self, count: usize, packed: &[u8]) -> Result<Value, Error> {
-        check_packed(count, packed)?;
+        let name = check_packed(count, packed)?;
+        if crate::is_state_changing(name) {
+            return Err(Error::InvalidCommand(format!(
+                "{} changes the connection's state; send it on a connection of its own",
+                String::from_utf8_lossy(name)
+            )));
+        }
         let mut state = self.state.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
@@ -441,8 +450,9 @@ fn write_all(conn: &mut Option<Connection>, bytes: &[u8], count: u64) -> Result<
 }
 
 /// Checks that `packed` is `count` (at least one) RESP bulk strings back to back, reading
-/// only their headers; lengths with leading zeros are refused, as the server refuses them.
-fn check_packed(count: usize, packed: &[u8]) -> Result<(), Error> {
+/// only their headers, and returns the first (the command's name); lengths with leading
+/// zeros are refused, as the server refuses them.
+fn check_packed(count: usize, packed: &[u8]) -> Result<&[u8], Error> {
     let invalid = |why: &str| Err(Error::InvalidCommand(why.to_owned()));
     if count == 0 {
         return invalid("a command needs at least its name");
@@ -452,7 +462,8 @@ fn check_packed(count: usize, packed: &[u8]) -> Result<(), Error> {
         return invalid("fewer bytes than the arguments counted");
     }
     let mut rest = packed;
-    for _ in 0..count {
+    let mut name: &[u8] = &[];
+    for i in 0..count {
         let Some((&b'$', tail)) = rest.split_first() else {
             return invalid("an argument is not a RESP bulk string");
         };
@@ -472,21 +483,25 @@ fn check_packed(count: usize, packed: &[u8]) -> Result<(), Error> {
         if body.len() < len || body.get(len..len + 2) != Some(b"\r\n") {
             return invalid("an argument is shorter than its header says");
         }
+        if i == 0 {
+            name = &body[..len];
+        }
         rest = &body[len + 2..];
     }
     if !rest.is_empty() {
         return invalid("more bytes than the arguments counted");
     }
-    Ok(())
+    Ok(name)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::check_packed;
+    use super::{SharedConnection, check_packed};
+    use crate::{ConnectionConfig, Error};
 
     #[test]
     fn one_well_formed_command_passes() {
-        assert!(check_packed(1, b"$4\r\nPING\r\n").is_ok());
+        assert_eq!(check_packed(1, b"$4\r\nPING\r\n").unwrap(), b"PING");
         assert!(check_packed(3, b"$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n").is_ok());
         // A payload may hold CRLF: only the header says where it ends.
         assert!(check_packed(2, b"$4\r\nECHO\r\n$2\r\n\r\n\r\n").is_ok());
@@ -517,5 +532,33 @@ mod tests {
                 String::from_utf8_lossy(packed)
             );
         }
+    }
+
+    /// Commands that would change every caller's connection, or the number of replies the
+    /// next commands get, are refused before anything is opened or written.
+    #[test]
+    fn state_changing_commands_are_refused_before_connecting() {
+        let config = ConnectionConfig::builder()
+            .host("127.0.0.1")
+            .port(1)
+            .build();
+        let shared = SharedConnection::new(config);
+        let refused: &[(usize, &[u8])] = &[
+            (3, b"$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"),
+            (2, b"$6\r\nselect\r\n$1\r\n1\r\n"),
+            (1, b"$5\r\nMULTI\r\n"),
+            (2, b"$9\r\nSUBSCRIBE\r\n$1\r\na\r\n"),
+            (1, b"$11\r\nUNSUBSCRIBE\r\n"),
+            (1, b"$7\r\nMONITOR\r\n"),
+            (2, b"$5\r\nHELLO\r\n$1\r\n3\r\n"),
+        ];
+        for (count, packed) in refused {
+            match shared.request(*count, packed) {
+                Err(Error::InvalidCommand(why)) => assert!(why.contains("state"), "{why}"),
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(packed)),
+            }
+        }
+        assert_eq!(shared.stats().connects, 0);
+        assert_eq!(shared.stats().requests, 0);
     }
 }

@@ -3,7 +3,7 @@
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -42,12 +42,12 @@ impl Transport for TlsStream {
     }
 }
 
-/// Wraps a connected TCP stream in TLS and completes the handshake within `timeout`.
+/// Wraps a connected TCP stream in TLS and completes the handshake before `deadline`.
 pub(crate) fn connect(
     tcp: TcpStream,
     host: &str,
     tls: &TlsConfig,
-    timeout: Option<Duration>,
+    deadline: Option<Instant>,
 ) -> Result<TlsStream, Error> {
     let config = client_config(tls)?;
     let name = tls.server_name.as_deref().unwrap_or(host);
@@ -56,10 +56,13 @@ pub(crate) fn connect(
     let mut conn = ClientConnection::new(Arc::new(config), server_name)
         .map_err(|e| Error::Tls(e.to_string()))?;
     let mut tcp = tcp;
-    tcp.set_read_timeout(timeout)
-        .and_then(|()| tcp.set_write_timeout(timeout))
-        .map_err(|e| Error::io(Phase::TlsHandshake, e))?;
     while conn.is_handshaking() {
+        // Each exchange gets the time left, so a peer that answers slowly cannot stretch the
+        // handshake past the deadline.
+        let left = crate::transport::time_left(deadline, Phase::TlsHandshake)?;
+        tcp.set_read_timeout(left)
+            .and_then(|()| tcp.set_write_timeout(left))
+            .map_err(|e| Error::io(Phase::TlsHandshake, e))?;
         if let Err(e) = conn.complete_io(&mut tcp) {
             return Err(
                 match e

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -96,21 +96,29 @@ pub(crate) fn peek_idle(socket: SockRef<'_>) -> io::Result<bool> {
     }
 }
 
-/// Resolves `host:port` and connects to the first address that accepts, all within
-/// `timeout`, with TCP_NODELAY on and keepalive as configured.
+/// The time left until `deadline` (`None`: no deadline), or a timeout error when none is.
+pub(crate) fn time_left(
+    deadline: Option<Instant>,
+    phase: Phase,
+) -> Result<Option<Duration>, Error> {
+    match deadline {
+        None => Ok(None),
+        Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(Some(left)),
+            _ => Err(Error::Timeout(phase)),
+        },
+    }
+}
+
+/// Resolves `host:port` and connects to the first address that accepts, all before
+/// `deadline` (the name lookup included), with TCP_NODELAY on and keepalive as configured.
 pub(crate) fn connect_tcp(
     host: &str,
     port: u16,
-    timeout: Option<Duration>,
+    deadline: Option<Instant>,
     keepalive: Option<&Keepalive>,
 ) -> Result<TcpStream, Error> {
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|source| Error::Resolve {
-            host: host.to_owned(),
-            source,
-        })?
-        .collect();
+    let addrs = resolve(host, port, deadline)?;
     if addrs.is_empty() {
         return Err(Error::Resolve {
             host: host.to_owned(),
@@ -118,18 +126,11 @@ pub(crate) fn connect_tcp(
         });
     }
     // The connect timeout covers every address together, as one deadline.
-    let deadline = timeout.map(|t| Instant::now() + t);
     let mut last_error = None;
     for addr in addrs {
-        let remaining = match deadline {
-            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => Some(left),
-                _ => {
-                    last_error = Some(io::Error::new(io::ErrorKind::TimedOut, "connect timeout"));
-                    break;
-                }
-            },
-            None => None,
+        let Ok(remaining) = time_left(deadline, Phase::Connecting) else {
+            last_error = Some(io::Error::new(io::ErrorKind::TimedOut, "connect timeout"));
+            break;
         };
         match connect_one(addr, remaining, keepalive) {
             Ok(stream) => return Ok(stream),
@@ -178,11 +179,74 @@ fn connect_one(
     Ok(socket.into())
 }
 
-/// Connects to a Unix domain socket. A connect there does not block on the network, so no
-/// timeout applies.
-pub(crate) fn connect_unix(path: &Path) -> Result<UnixStream, Error> {
-    UnixStream::connect(path).map_err(|source| Error::Connect {
-        target: path.display().to_string(),
-        source,
-    })
+/// The addresses of `host`, looked up before `deadline`.
+///
+/// An IP address needs no lookup. A name is looked up by the system resolver, which has
+/// timeouts of its own (seconds per try and per name server); with a deadline the lookup runs
+/// on a short-lived thread that is waited for until the deadline only, so an unreachable DNS
+/// server cannot stretch a connect past its timeout (the thread finishes on its own).
+fn resolve(host: &str, port: u16, deadline: Option<Instant>) -> Result<Vec<SocketAddr>, Error> {
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let lookup = move |host: &str| -> Result<Vec<SocketAddr>, Error> {
+        let addrs = (host, port)
+            .to_socket_addrs()
+            .map_err(|source| Error::Resolve {
+                host: host.to_owned(),
+                source,
+            })?;
+        Ok(addrs.collect())
+    };
+    let Some(deadline) = deadline else {
+        return lookup(host);
+    };
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let name = host.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("redis-resolve".to_owned())
+        .spawn(move || {
+            // The receiver may have given up: then nobody needs the answer.
+            let _ = sender.send(lookup(&name));
+        });
+    if spawned.is_err() {
+        // No thread to spare: look up here, without the bound.
+        return lookup(host);
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    match receiver.recv_timeout(left) {
+        Ok(result) => result,
+        Err(_) => Err(Error::Resolve {
+            host: host.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the name lookup did not finish within the connect timeout",
+            ),
+        }),
+    }
+}
+
+/// Connects to a Unix domain socket within `timeout`: a connect there does not cross a
+/// network, but it waits while the server's accept queue is full (a stopped or overloaded
+/// server), and the timeout bounds that wait.
+pub(crate) fn connect_unix(path: &Path, timeout: Option<Duration>) -> Result<UnixStream, Error> {
+    let failed = |source: io::Error| match source.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(Phase::Connecting),
+        _ => Error::Connect {
+            target: path.display().to_string(),
+            source,
+        },
+    };
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(failed)?;
+    let address = socket2::SockAddr::unix(path).map_err(failed)?;
+    // A blocking connect to a Unix socket waits for room in the accept queue at most as
+    // long as the send timeout.
+    socket.set_write_timeout(timeout).map_err(failed)?;
+    socket.connect(&address).map_err(failed)?;
+    socket.set_write_timeout(None).map_err(failed)?;
+    Ok(socket.into())
 }

@@ -278,7 +278,9 @@ impl Pool {
                 waited = true;
                 inner.waits.fetch_add(1, Ordering::Relaxed);
             }
-            match *deadline.get_or_insert_with(|| timeout.map(|t| Instant::now() + t)) {
+            match *deadline
+                .get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)))
+            {
                 None => inner.returned.wait(&mut state),
                 Some(until) => {
                     if Instant::now() >= until {

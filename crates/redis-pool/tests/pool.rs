@@ -200,6 +200,23 @@ fn a_waiter_gets_the_returned_connection() {
     assert_eq!(pool.stats().created, 1);
 }
 
+/// A wait too long to add to a clock (`Duration::MAX`, a way to write "forever") waits
+/// without a deadline instead of panicking.
+#[test]
+fn a_wait_too_long_for_the_clock_waits_without_a_deadline() {
+    let (pool, _) = pool(
+        PoolOptions::new()
+            .max_size(1)
+            .checkout(Checkout::Wait(Some(Duration::MAX))),
+    );
+    let held = pool.get().unwrap();
+    let other = pool.clone();
+    let waiter = thread::spawn(move || other.get().map(|_| ()));
+    thread::sleep(Duration::from_millis(50));
+    drop(held);
+    waiter.join().unwrap().unwrap();
+}
+
 #[test]
 fn dirty_connections_are_closed_not_returned() {
     let (pool, _) = pool(PoolOptions::new());

@@ -761,7 +761,14 @@ fn flat_len_step(bytes: &[u8], at: usize) -> FlatLen {
         if i - at == 18 {
             return FlatLen::No;
         }
-        n = n * 10 + usize::from(d - b'0');
+        // Checked: 18 digits fit in 64 bits, not in a 32-bit `usize`.
+        let Some(next) = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(usize::from(d - b'0')))
+        else {
+            return FlatLen::No;
+        };
+        n = next;
         i += 1;
     }
     if i == at && i < bytes.len() {

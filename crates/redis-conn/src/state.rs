@@ -1,0 +1,62 @@
+//! Which commands change the state of the connection they run on.
+
+/// Commands that change the state of the connection they run on (its database, user,
+/// protocol, transaction, subscriptions, replies or role), or the number of replies the
+/// commands after them get. A pool closes a connection that ran one instead of lending it
+/// again, and a [`SharedConnection`](crate::SharedConnection) refuses them.
+const STATE_CHANGING: &[&[u8]] = &[
+    b"SELECT",
+    b"AUTH",
+    b"HELLO",
+    b"RESET",
+    b"QUIT",
+    b"MULTI",
+    b"WATCH",
+    b"SUBSCRIBE",
+    b"PSUBSCRIBE",
+    b"SSUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"PUNSUBSCRIBE",
+    b"SUNSUBSCRIBE",
+    b"MONITOR",
+    b"READONLY",
+    b"READWRITE",
+    b"CLIENT",
+    b"SYNC",
+    b"PSYNC",
+    b"REPLCONF",
+];
+
+/// The length of the shortest and of the longest name of [`STATE_CHANGING`].
+const SHORTEST: usize = name_length(false);
+const LONGEST: usize = name_length(true);
+
+const fn name_length(longest: bool) -> usize {
+    let mut found = if longest { 0 } else { usize::MAX };
+    let mut i = 0;
+    while i < STATE_CHANGING.len() {
+        let len = STATE_CHANGING[i].len();
+        if (longest && len > found) || (!longest && len < found) {
+            found = len;
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Whether a command of this name (any case) changes the state of the connection it runs
+/// on: `SELECT`, `AUTH`, `HELLO`, `RESET`, `QUIT`, `MULTI`, `WATCH`, the (un)subscribe
+/// commands, `MONITOR`, `READONLY`, `READWRITE`, `CLIENT` (`CLIENT REPLY OFF` silences the
+/// replies that follow), and the replication handshake.
+///
+/// ```
+/// assert!(redis_conn::is_state_changing(b"select"));
+/// assert!(!redis_conn::is_state_changing(b"GET"));
+/// ```
+pub fn is_state_changing(name: &[u8]) -> bool {
+    // Most commands (GET, SET, DEL, ...) are shorter or longer than any of the list.
+    if !(SHORTEST..=LONGEST).contains(&name.len()) {
+        return false;
+    }
+    STATE_CHANGING.iter().any(|c| c.eq_ignore_ascii_case(name))
+}
