@@ -1,16 +1,17 @@
 //! Locks against real servers (issue 6, "Lock"; RELIABILITY.md section 6, tests 35-38):
 //! redis-py's README usage, acquire/release/locked/owned, blocking and non-blocking
 //! acquisition with bounded waits, expiry and ownership, extend/reacquire TTLs, the guard,
-//! fencing tokens, a lost acquire reply, validity by the monotonic clock, and a 16-thread
-//! contention test on a plain GET/SET counter.
+//! fencing tokens, a lost acquire reply (with a given token, with a generated one, and with
+//! the client's `retry_on_timeout`), validity by the monotonic clock, the minimum timeout and
+//! sleep, and a 16-thread contention test on a plain GET/SET counter.
 
 use std::collections::HashSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use redis_client::ext::{Lock, LockError, LockOptions, Token};
-use redis_client::{Client, Commands, Error};
-use tests::{Direction, FaultProxy, RedisServer};
+use redis_client::{Client, Commands, Error, cmd};
+use tests::{Direction, FaultProxy, RedisServer, eventually};
 
 fn client(server: &RedisServer) -> Client {
     server.client_builder().build()
@@ -34,6 +35,46 @@ fn is_invalid(e: &Error) -> bool {
 
 fn value(c: &Client, key: &str) -> Option<String> {
     c.get(key).unwrap()
+}
+
+/// How many times the server ran `command` since the last CONFIG RESETSTAT.
+fn calls(c: &Client, command: &str) -> u64 {
+    let info: String = cmd("INFO").arg("commandstats").query(c).unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// A client through `proxy` whose requests time out after 300 ms, with or without
+/// `retry_on_timeout`, and with one idle connection already open.
+fn proxied(proxy: &FaultProxy, retry_on_timeout: bool) -> Client {
+    let c = Client::builder()
+        .host("127.0.0.1")
+        .port(proxy.port())
+        .socket_timeout(ms(300))
+        .retry_on_timeout(retry_on_timeout)
+        .build();
+    let _: String = c.ping().unwrap();
+    assert_eq!(proxy.connections(), 1);
+    c
+}
+
+/// Stalls the replies, runs `f` (whose first request, the SET, times out with its reply still
+/// stalled) and lets the replies through again as soon as the client opened its next
+/// connection: the stalled reply dies with the first connection, later ones arrive.
+fn with_first_reply_lost<T>(proxy: &FaultProxy, f: impl FnOnce() -> T) -> T {
+    let before = proxy.connections();
+    proxy.stall(Direction::ServerToClient);
+    thread::scope(|s| {
+        s.spawn(|| {
+            // Bounded: without a second connection, the replies flow again after 2 s.
+            eventually(Duration::from_secs(2), || proxy.connections() > before);
+            proxy.resume(Direction::ServerToClient);
+        });
+        f()
+    })
 }
 
 /// redis-py's usage: `with r.lock('my-lock-key', blocking_timeout=5): ...`.
@@ -281,7 +322,7 @@ fn extending_a_lock_without_timeout_is_invalid() {
     assert_eq!(c.pttl("forever").unwrap(), -1, "nothing was changed");
     assert!(guard.owned().unwrap());
 
-    // A timeout under 1 ms cannot be sent as PX: refused too.
+    // A timeout under the minimum (10 ms) is refused too.
     let tiny = Lock::new(
         c.clone(),
         "tiny",
@@ -430,6 +471,172 @@ fn a_lost_acquire_reply_is_recovered_with_the_same_token() {
             lock.release_token(&token).unwrap();
         }
         assert!(!lock.locked().unwrap());
+    }
+}
+
+/// Finding: `acquire()` generates its token; when the reply to its `SET NX` is lost, the error
+/// used to leave the lock held by a token nobody knows (forever, without a timeout). Now the
+/// attempt releases that token (best effort) before returning the error.
+#[test]
+fn a_lost_reply_to_a_generated_token_does_not_orphan_the_lock() {
+    let server = RedisServer::start();
+    let direct = client(&server);
+    let proxy = FaultProxy::start(server.addr());
+    let c = proxied(&proxy, false);
+    // No timeout: an orphaned lock would be held forever.
+    let lock = Lock::new(
+        c.clone(),
+        "orphan",
+        LockOptions::new().blocking_timeout(Duration::from_secs(2)),
+    );
+
+    let start = Instant::now();
+    let err = with_first_reply_lost(&proxy, || lock.acquire().unwrap_err());
+    assert!(err.is_timeout(), "the SET's timeout is reported: {err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(calls(&direct, "set"), 1, "the SET ran on the server");
+    assert_eq!(
+        value(&direct, "orphan"),
+        None,
+        "the attempt released its own token"
+    );
+
+    // The same for one attempt.
+    let err = with_first_reply_lost(&proxy, || lock.try_acquire().unwrap_err());
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(calls(&direct, "set"), 2);
+    assert_eq!(value(&direct, "orphan"), None);
+
+    // The lock is free for the next holder at once.
+    let next = Lock::new(direct.clone(), "orphan", LockOptions::new().blocking(false));
+    next.acquire().unwrap().release().unwrap();
+}
+
+/// Finding: with `retry_on_timeout`, the client re-sends a SET whose reply was lost; the
+/// re-sent SET finds the attempt's own token and answers nil. That used to read as "held by
+/// someone else" (the caller then waited on its own lock); now it counts as acquired, and
+/// with a timeout the TTL restarts from the full timeout.
+#[test]
+fn a_set_resent_by_retry_on_timeout_finds_its_own_token() {
+    let server = RedisServer::start();
+    let direct = client(&server);
+    let proxy = FaultProxy::start(server.addr());
+    let c = proxied(&proxy, true);
+
+    for timeout in [Some(Duration::from_secs(10)), None] {
+        let mut options = LockOptions::new().blocking(false);
+        if let Some(timeout) = timeout {
+            options = options.timeout(timeout);
+        }
+        let lock = Lock::new(c.clone(), "resent", options);
+        let _: () = cmd("CONFIG").arg("RESETSTAT").query(&direct).unwrap();
+
+        let guard = with_first_reply_lost(&proxy, || lock.acquire())
+            .unwrap_or_else(|e| panic!("{timeout:?}: not acquired: {e}"));
+        assert_eq!(calls(&direct, "set"), 2, "{timeout:?}: the SET ran twice");
+        assert_eq!(
+            value(&direct, "resent").as_deref(),
+            Some(guard.token().as_str()),
+            "{timeout:?}"
+        );
+        match timeout {
+            Some(_) => {
+                let pttl = direct.pttl("resent").unwrap();
+                assert!(pttl > 9000, "the TTL restarted at the full timeout: {pttl}");
+                assert!(guard.valid_for().unwrap() > ms(9000));
+            }
+            None => assert_eq!(direct.pttl("resent").unwrap(), -1),
+        }
+        guard.release().unwrap();
+        assert!(!lock.locked().unwrap(), "{timeout:?}");
+    }
+}
+
+/// Finding: `sleep(Duration::ZERO)` made a blocking acquisition a busy loop of SET NX. The
+/// pause is at least 1 ms, so the attempts are at most one per millisecond.
+#[test]
+fn a_zero_sleep_pauses_at_least_a_millisecond_between_attempts() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let holder = Lock::new(c.clone(), "busy", LockOptions::new());
+    let held = holder.acquire().unwrap();
+    let waiter = Lock::new(
+        c.clone(),
+        "busy",
+        LockOptions::new()
+            .sleep(Duration::ZERO)
+            .blocking_timeout(ms(300)),
+    );
+    let _: () = cmd("CONFIG").arg("RESETSTAT").query(&c).unwrap();
+
+    let start = Instant::now();
+    let err = waiter.acquire().unwrap_err();
+    let waited = start.elapsed();
+    assert!(is_not_acquired(&err), "{err}");
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    let attempts = calls(&c, "set");
+    // Each attempt but the first follows a pause of at least 1 ms (the last one may be
+    // shorter, cut at the deadline).
+    let bound = u64::try_from(waited.as_millis()).unwrap() + 2;
+    assert!(
+        (1..=bound).contains(&attempts),
+        "{attempts} attempts in {waited:?}"
+    );
+    assert_eq!(LockOptions::MIN_SLEEP, ms(1));
+    held.release().unwrap();
+}
+
+/// Finding: a 1 ms lock (or any timeout near the round trip) is almost never acquired: the
+/// reply arrives after the lock expired, so the attempt releases it and, without a
+/// blocking_timeout, tries forever. Timeouts under 10 ms are refused before anything is sent.
+#[test]
+fn a_lock_timeout_under_the_minimum_is_refused_before_anything_is_sent() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let _: () = cmd("CONFIG").arg("RESETSTAT").query(&c).unwrap();
+    for timeout in [ms(1), ms(5), Duration::from_micros(9_999)] {
+        let lock = Lock::new(
+            c.clone(),
+            "short",
+            LockOptions::new()
+                .timeout(timeout)
+                .blocking_timeout(Duration::from_secs(1)),
+        );
+        let start = Instant::now();
+        let err = lock.acquire().unwrap_err();
+        assert!(is_invalid(&err), "{timeout:?}: {err}");
+        assert!(err.to_string().contains("10ms"), "{err}");
+        let err = lock.try_acquire().unwrap_err();
+        assert!(is_invalid(&err), "{timeout:?}: {err}");
+        let err = lock.acquire_with(true, None, None).unwrap_err();
+        assert!(is_invalid(&err), "{timeout:?}: {err}");
+        assert!(start.elapsed() < ms(500), "{:?}", start.elapsed());
+    }
+    assert_eq!(calls(&c, "set"), 0, "nothing was sent");
+    assert!(
+        !Lock::new(c.clone(), "short", LockOptions::new())
+            .locked()
+            .unwrap()
+    );
+
+    // The minimum itself is accepted.
+    let lock = Lock::new(
+        c.clone(),
+        "short",
+        LockOptions::new().timeout(LockOptions::MIN_TIMEOUT),
+    );
+    assert_eq!(LockOptions::MIN_TIMEOUT, ms(10));
+    let guard = lock.acquire_with(false, None, None);
+    // On a loaded machine the reply may come after the 10 ms; then it is not acquired.
+    match guard {
+        Ok(guard) => {
+            let _ = guard.release();
+        }
+        Err(e) => assert!(is_not_acquired(&e), "{e}"),
     }
 }
 

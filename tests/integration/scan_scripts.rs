@@ -1,17 +1,69 @@
-//! Lua scripts (`Script`: EVALSHA with a NOSCRIPT fallback, loaded before pipelines) and the
-//! lazy scan iterators, from redis-py's README and RELIABILITY section 6 (D-F).
+//! Lua scripts (`Script`: EVALSHA with an EVAL fallback, loaded before pipelines) and the
+//! lazy scan iterators, from redis-py's README and RELIABILITY section 6 (D-F), also on a
+//! client whose commands reach two servers (a replica pool's worst case).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use redis_client::conn::{Connection, ConnectionConfig};
+use redis_client::pool::{Connector, Pool, PoolOptions};
 use redis_client::{
-    Client, Commands, Error, PipelineCommands, Protocol, ScanExt, ServerErrorKind, cmd,
+    Client, Cmd, Commands, Error, PipelineCommands, Protocol, ScanExt, ServerErrorKind, Value, cmd,
 };
 use redis_client::{HscanOptions, ScanOptions, SscanOptions, ZscanOptions};
 use tests::RedisServer;
 
 fn client(server: &RedisServer, protocol: Protocol) -> Client {
     server.client_builder().protocol(protocol).build()
+}
+
+/// Runs each command on the next of two servers in turn: what a pool whose connections go to
+/// several replicas can do to consecutive commands under load.
+struct Alternating {
+    servers: [Client; 2],
+    next: AtomicUsize,
+}
+
+impl Commands for Alternating {
+    type Error = Error;
+
+    fn run_cmd(&self, cmd: &Cmd) -> Result<Value, Error> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % 2;
+        self.servers[i].run_cmd(cmd)
+    }
+}
+
+/// A pool connector that opens each new connection to the next of two servers, as a Sentinel
+/// replica pool does.
+struct RoundRobin {
+    configs: [ConnectionConfig; 2],
+    next: AtomicUsize,
+}
+
+impl Connector for RoundRobin {
+    fn connect(&self) -> Result<Connection, redis_client::conn::Error> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % 2;
+        Connection::open(&self.configs[i])
+    }
+
+    fn config(&self) -> &ConnectionConfig {
+        &self.configs[0]
+    }
+}
+
+fn config(server: &RedisServer) -> ConnectionConfig {
+    ConnectionConfig::builder()
+        .host(server.host())
+        .port(server.port())
+        .build()
+}
+
+/// `INCR`'s count of `key` on each server.
+fn counts(servers: &[Client; 2], key: &str) -> [i64; 2] {
+    servers
+        .each_ref()
+        .map(|c| c.get::<Option<i64>>(key).unwrap().unwrap_or(0))
 }
 
 /// redis-py README: `multiply = r.register_script(lua)`, `multiply(keys=['foo'], args=[5])`.
@@ -240,6 +292,196 @@ fn noscript_self_heals_and_runs_once() {
     assert_eq!(c.get::<i64>("count").unwrap(), 1);
 }
 
+/// Finding: the NOSCRIPT recovery was EVALSHA, SCRIPT LOAD, EVALSHA as three commands, which
+/// on a pool spanning several servers can land on three different ones: the script was loaded
+/// on one server and asked for on another, and the call failed. The recovery is now one EVAL
+/// (EVAL_RO) with the source, which loads and runs the script wherever it lands, once.
+#[test]
+fn noscript_recovery_is_one_command_when_commands_reach_different_servers() {
+    let a = RedisServer::start();
+    let b = RedisServer::start();
+    let servers = [client(&a, Protocol::Resp2), client(&b, Protocol::Resp3)];
+    let both = Alternating {
+        servers: servers.clone(),
+        next: AtomicUsize::new(0),
+    };
+    let bump = servers[0].register_script("return redis.call('INCR', KEYS[1])");
+    for call in 1..=3 {
+        let n: i64 = bump
+            .invoke(&both, ["count"], [] as [&str; 0])
+            .unwrap_or_else(|e| panic!("call {call}: {e}"));
+        // EVALSHA on A (NOSCRIPT: it ran nothing), then EVAL on B: once per call.
+        assert_eq!(n, call, "call {call}");
+        assert_eq!(counts(&servers, "count"), [0, call], "call {call}");
+    }
+    // EVAL left the script in B's cache; A never got it.
+    let cached = servers
+        .each_ref()
+        .map(|c| c.script_exists::<Vec<bool>>(bump.sha()).unwrap()[0]);
+    assert_eq!(cached, [false, true]);
+
+    // The read-only variant falls back to EVAL_RO.
+    servers[1].set("ro", "from b").unwrap();
+    let read = servers[0].register_script("return redis.call('GET', KEYS[1])");
+    let v: String = read.invoke_ro(&both, ["ro"], [] as [&str; 0]).unwrap();
+    assert_eq!(v, "from b");
+    let evals_ro: String = cmd("INFO").arg("commandstats").query(&servers[1]).unwrap();
+    assert!(evals_ro.contains("cmdstat_eval_ro:calls=1,"), "{evals_ro}");
+}
+
+/// RELIABILITY 40 with the new fallback: after SCRIPT FLUSH, the next call is EVALSHA
+/// (NOSCRIPT) then one EVAL, and its side effect happens once; no SCRIPT LOAD is sent.
+#[test]
+fn after_a_flush_the_fallback_is_one_eval_and_runs_once() {
+    let server = RedisServer::start();
+    let c = client(&server, Protocol::Resp2);
+    let bump = c.register_script("return redis.call('INCR', KEYS[1])");
+    assert_eq!(
+        bump.invoke::<i64, _>(&c, ["n"], [] as [&str; 0]).unwrap(),
+        1
+    );
+    c.script_flush().unwrap();
+    let _: () = cmd("CONFIG").arg("RESETSTAT").query(&c).unwrap();
+    assert_eq!(
+        bump.invoke::<i64, _>(&c, ["n"], [] as [&str; 0]).unwrap(),
+        2
+    );
+    assert_eq!(c.get::<i64>("n").unwrap(), 2, "incremented by exactly 1");
+    let stats: String = cmd("INFO").arg("commandstats").query(&c).unwrap();
+    assert!(stats.contains("cmdstat_evalsha:"), "{stats}");
+    assert!(stats.contains("cmdstat_eval:calls=1,"), "{stats}");
+    assert!(!stats.contains("cmdstat_script|load"), "{stats}");
+    // The next call finds the script cached by EVAL.
+    assert_eq!(
+        bump.invoke::<i64, _>(&c, ["n"], [] as [&str; 0]).unwrap(),
+        3
+    );
+    let stats: String = cmd("INFO").arg("commandstats").query(&c).unwrap();
+    assert!(stats.contains("cmdstat_eval:calls=1,"), "{stats}");
+}
+
+/// Finding: each page of a scan is one checkout, so on a pool whose connections go to several
+/// servers the pages can reach different servers. A scan on one connection the iterator owns
+/// (`into_scan_iter` on `get_connection()`) stays on one server, even while other commands use
+/// the pool's other connections between pages, and gives the connection up when dropped.
+#[test]
+fn a_scan_on_an_owned_connection_stays_on_one_server_and_releases_it() {
+    let a = RedisServer::start();
+    let b = RedisServer::start();
+    let direct = [client(&a, Protocol::Resp2), client(&b, Protocol::Resp2)];
+    for (c, prefix) in direct.iter().zip(["a", "b"]) {
+        let mut pipe = c.pipeline();
+        pipe.transaction(false);
+        for i in 0..300 {
+            pipe.set(format!("{prefix}:{i}"), i);
+        }
+        pipe.execute().unwrap();
+    }
+    let expected: [BTreeSet<String>; 2] =
+        ["a", "b"].map(|prefix| (0..300).map(|i| format!("{prefix}:{i}")).collect());
+    let pool = Pool::with_connector(
+        RoundRobin {
+            configs: [config(&a), config(&b)],
+            next: AtomicUsize::new(0),
+        },
+        PoolOptions::new().max_size(4),
+    );
+    let replicas = Client::from_pool(pool);
+
+    for round in 0..2 {
+        let mut scan = replicas
+            .get_connection()
+            .unwrap()
+            .into_scan_iter::<String>(ScanOptions::new().count(10));
+        let mut seen = BTreeSet::new();
+        for (i, key) in scan.by_ref().enumerate() {
+            assert!(i < 10_000, "bounded");
+            seen.insert(key.unwrap());
+            // Other commands meanwhile take the pool's other connections (to both servers).
+            let _: String = replicas.ping().unwrap();
+            let _: Option<String> = replicas.get("a:0").unwrap();
+        }
+        assert!(
+            expected.contains(&seen),
+            "round {round}: one server's keys, all of them: {} keys",
+            seen.len()
+        );
+        assert_eq!(replicas.pool().stats().in_use, 1, "held by the iterator");
+        drop(scan);
+        assert_eq!(
+            replicas.pool().stats().in_use,
+            0,
+            "given up with the iterator"
+        );
+    }
+    assert!(
+        replicas.pool().stats().created >= 3,
+        "the pool used both servers"
+    );
+
+    // Dropped half-way, the iterator gives its connection up too.
+    let mut scan = replicas
+        .get_connection()
+        .unwrap()
+        .into_sscan_iter::<String>("no-such-set", SscanOptions::new());
+    assert!(scan.next().is_none());
+    let mut scan2 = replicas
+        .get_connection()
+        .unwrap()
+        .into_scan_iter::<String>(ScanOptions::new().count(5));
+    assert!(scan2.next().unwrap().is_ok());
+    assert_eq!(replicas.pool().stats().in_use, 2);
+    drop(scan);
+    drop(scan2);
+    assert_eq!(replicas.pool().stats().in_use, 0);
+}
+
+/// The owning iterators on one standalone server: every item, once, for each scan family.
+#[test]
+fn owned_scan_iterators_on_a_standalone_server() {
+    let server = RedisServer::start();
+    let c = client(&server, Protocol::Resp3);
+    let members: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    c.sadd("s", &members).unwrap();
+    let fields: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("f{i}"), format!("v{i}")))
+        .collect();
+    c.hset("h", fields).unwrap();
+    let scored: Vec<(f64, String)> = (0..200).map(|i| (f64::from(i), format!("z{i}"))).collect();
+    c.zadd("z", scored).unwrap();
+
+    let mut keys: Vec<String> = c
+        .get_connection()
+        .unwrap()
+        .into_scan_iter(ScanOptions::new().count(2))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    keys.sort();
+    assert_eq!(keys, ["h", "s", "z"], "every key, once");
+    let got: BTreeSet<String> = c
+        .get_connection()
+        .unwrap()
+        .into_sscan_iter("s", SscanOptions::new().count(20))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(got.len(), 200);
+    let got: BTreeMap<String, String> = c
+        .get_connection()
+        .unwrap()
+        .into_hscan_iter::<String, String>("h", HscanOptions::new().count(20))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!((got.len(), got["f7"].as_str()), (200, "v7"));
+    let got: BTreeMap<String, f64> = c
+        .get_connection()
+        .unwrap()
+        .into_zscan_iter::<String>("z", ZscanOptions::new().count(20))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!((got.len(), got["z7"]), (200, 7.0));
+    assert_eq!(c.pool().stats().in_use, 0);
+}
+
 /// RELIABILITY 55 (real server): 100,000 keys scanned while other keys come and go: every key
 /// present for the whole scan is seen.
 #[test]
@@ -258,7 +500,7 @@ fn a_scan_sees_every_key_present_throughout() {
         let stop = std::sync::Arc::clone(&stop);
         std::thread::spawn(move || {
             let mut i = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 1_000_000 {
+            while !stop.load(Ordering::Relaxed) && i < 1_000_000 {
                 c.set(format!("churn:{i}"), 1).unwrap();
                 if i >= 50 {
                     c.del(format!("churn:{}", i - 50)).unwrap();
@@ -271,7 +513,7 @@ fn a_scan_sees_every_key_present_throughout() {
         .scan_iter::<String>(ScanOptions::new().count(1000))
         .collect::<Result<_, _>>()
         .unwrap();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     churn.join().unwrap();
     let stable = seen.iter().filter(|k| k.starts_with("stable:")).count();
     assert_eq!(stable, 100_000);
@@ -317,7 +559,7 @@ fn scan_cursors_round_trip_as_unsigned_64_bit() {
                 assert!(n > 0, "the client closed early");
                 buf.extend_from_slice(&chunk[..n]);
             };
-            let redis_client::Value::Array(args) = request else {
+            let Value::Array(args) = request else {
                 panic!("not a command: {request:?}");
             };
             let cursor = args[1].as_bytes().map(|b| b.to_vec()).unwrap_or_default();

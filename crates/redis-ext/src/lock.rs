@@ -74,8 +74,8 @@ static FENCE: LazyLock<Script> = LazyLock::new(|| Script::new(FENCE_LUA));
 ///
 /// | Setting | Default | Meaning |
 /// | --- | --- | --- |
-/// | `timeout` | `None` | The lock's TTL, sent as `PX` in whole milliseconds (sub-millisecond parts are dropped, as redis-py's `int(timeout * 1000)`); `None` means the lock never expires. A timeout under 1 ms is [`LockError::Invalid`]. |
-/// | `sleep` | 100 ms | The pause between attempts while blocking. |
+/// | `timeout` | `None` | The lock's TTL, sent as `PX` in whole milliseconds (sub-millisecond parts are dropped, as redis-py's `int(timeout * 1000)`); `None` means the lock never expires. A timeout under [`LockOptions::MIN_TIMEOUT`] (10 ms) is [`LockError::Invalid`], returned by the first acquisition before anything is sent. |
+/// | `sleep` | 100 ms | The pause between attempts while blocking; at least [`LockOptions::MIN_SLEEP`] (1 ms), so a zero sleep does not turn the wait into a busy loop of `SET NX`. |
 /// | `blocking` | `true` | Whether [`Lock::acquire`] waits for the lock. |
 /// | `blocking_timeout` | `None` | How long [`Lock::acquire`] keeps trying; `None` means forever. |
 ///
@@ -116,18 +116,32 @@ impl Default for LockOptions {
 }
 
 impl LockOptions {
+    /// The shortest lock timeout an acquisition accepts: 10 ms.
+    ///
+    /// A shorter lock protects nothing: the drift allowance of [`LockGuard::valid_for`] is
+    /// 2 ms to begin with, and a lock that expires before its holder has read the reply is
+    /// counted as not acquired (and released), so a timeout near the round-trip time is
+    /// almost never acquired, and a blocking acquisition without a `blocking_timeout` would
+    /// take and release the lock forever. Acquiring with a shorter timeout fails at once with
+    /// [`LockError::Invalid`], before anything is sent.
+    pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+
+    /// The shortest pause between two attempts of a blocking acquisition: 1 ms. A shorter
+    /// `sleep` (including zero) waits this long.
+    pub const MIN_SLEEP: Duration = Duration::from_millis(1);
+
     /// The defaults: no timeout, 100 ms sleep, blocking, no blocking timeout.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The lock's TTL (`PX`, whole milliseconds).
+    /// The lock's TTL (`PX`, whole milliseconds; at least [`LockOptions::MIN_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
-    /// The pause between attempts while blocking.
+    /// The pause between attempts while blocking (at least [`LockOptions::MIN_SLEEP`]).
     pub fn sleep(mut self, sleep: Duration) -> Self {
         self.sleep = sleep;
         self
@@ -171,6 +185,19 @@ impl LockOptions {
 /// Release, extend and reacquire are Lua scripts that act only while the key still holds that
 /// token, so a holder whose lock expired and was taken by someone else can never delete or
 /// prolong the new holder's lock: it gets [`LockError::NotOwned`] instead.
+///
+/// **Lost replies.** When `SET NX` answers that the key exists, the acquisition checks
+/// whether the key holds its own token (the `REACQUIRE` script, which also restarts the
+/// TTL; a `GET` for a lock without a timeout). So a `SET` that ran but whose reply was lost
+/// and re-sent (the client's `retry_on_timeout`) counts as acquired, not as "held by
+/// someone else". When an attempt with a generated token fails with an error (a timeout, a
+/// lost connection), the `SET` may have run without anyone knowing the token: the
+/// acquisition then makes one best-effort token-checked release before returning the
+/// error, so the lock is not left held until its TTL ends (forever without a timeout). That
+/// release can add up to one more socket timeout before the error comes back; if it fails
+/// too, a lock with a timeout still expires. With a token of your own
+/// ([`acquire_with`](Lock::acquire_with)), nothing is released: you keep the token, to retry
+/// or to release.
 ///
 /// ```no_run
 /// # fn demo<C>(client: C) -> Result<(), C::Error>
@@ -302,29 +329,39 @@ where
     /// [`LockOptions`] say.
     ///
     /// Failing to acquire in time (or at once, when not blocking) is
-    /// [`LockError::NotAcquired`]; a command error ends the attempt at once.
+    /// [`LockError::NotAcquired`]; a timeout under [`LockOptions::MIN_TIMEOUT`] is
+    /// [`LockError::Invalid`]. A command error ends the attempt at once, after a best-effort
+    /// release of the attempt's token (see "Lost replies" on [`Lock`]), so an attempt whose
+    /// `SET` ran but whose reply was lost does not leave the lock held.
     pub fn acquire(&self) -> Result<LockGuard<'_, C>, C::Error> {
         self.acquire_with(self.options.blocking, self.options.blocking_timeout, None)
     }
 
     /// One attempt at the lock, with a fresh token: `Ok(None)` when someone else holds it.
+    /// On an error, the token is released (best effort) as for [`acquire`](Lock::acquire).
     pub fn try_acquire(&self) -> Result<Option<LockGuard<'_, C>>, C::Error> {
-        self.attempt(&Token::generate(), self.px()?, false)
+        let px = self.px()?;
+        self.attempt_generated(&Token::generate(), px)
     }
 
     /// Acquires the lock with these settings instead of the lock's own (redis-py's
     /// `acquire(blocking, blocking_timeout, token)`): `blocking_timeout` `None` waits forever
     /// when `blocking`; `token` `None` generates a fresh one.
     ///
-    /// While blocking, the attempts are `sleep` apart, but a pause never runs past the
-    /// `blocking_timeout` deadline: the last attempt is made at the deadline, and then the
-    /// result is [`LockError::NotAcquired`].
+    /// While blocking, the attempts are `sleep` apart (at least [`LockOptions::MIN_SLEEP`]),
+    /// but a pause never runs past the `blocking_timeout` deadline: the last attempt is made
+    /// at the deadline, and then the result is [`LockError::NotAcquired`].
     ///
-    /// **Retrying with the same token.** When the key already holds the given token (an
-    /// earlier attempt succeeded but its reply was lost, say to a timeout), the acquisition
-    /// succeeds and the TTL starts again from the full timeout. Keep the token of an attempt
-    /// that ended in an error to retry it safely, or to release it with
-    /// [`Lock::release_token`].
+    /// **Retrying with the same token.** When the key already holds the token (an earlier
+    /// attempt succeeded but its reply was lost, say to a timeout), the acquisition succeeds
+    /// and the TTL starts again from the full timeout. This holds for generated tokens too,
+    /// so a `SET` the client re-sent after a timeout (`retry_on_timeout`) finds its own
+    /// token and counts as acquired.
+    ///
+    /// **Errors.** With a generated token (`token` `None`), an attempt that fails with an
+    /// error is followed by a best-effort release of that token (see "Lost replies" on
+    /// [`Lock`]). A token you give is left alone: keep the token of an attempt that ended in
+    /// an error to retry it safely, or to release it with [`Lock::release_token`].
     pub fn acquire_with(
         &self,
         blocking: bool,
@@ -332,17 +369,25 @@ where
         token: Option<Token>,
     ) -> Result<LockGuard<'_, C>, C::Error> {
         let px = self.px()?;
-        let given = token.is_some();
-        let token = token.unwrap_or_else(Token::generate);
         let deadline = blocking_timeout.and_then(|t| Instant::now().checked_add(t));
+        let (token, generated) = match token {
+            Some(token) => (token, false),
+            None => (Token::generate(), true),
+        };
         loop {
-            if let Some(guard) = self.attempt(&token, px, given)? {
+            let attempt = if generated {
+                self.attempt_generated(&token, px)?
+            } else {
+                self.attempt(&token, px)?
+            };
+            if let Some(guard) = attempt {
                 return Ok(guard);
             }
             if !blocking {
                 return Err(self.not_acquired());
             }
-            let mut pause = self.options.sleep;
+            // Never a busy loop of SET NX, whatever the sleep setting.
+            let mut pause = self.options.sleep.max(LockOptions::MIN_SLEEP);
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -377,13 +422,26 @@ where
         }
     }
 
+    /// [`attempt`](Self::attempt) with a token nobody else knows: on an error the `SET` may
+    /// have run and left the token under the key with nobody able to release it, so release
+    /// it, best effort (token-checked: it never touches another holder's lock).
+    fn attempt_generated(
+        &self,
+        token: &Token,
+        px: Option<i64>,
+    ) -> Result<Option<LockGuard<'_, C>>, C::Error> {
+        self.attempt(token, px).inspect_err(|_| {
+            // The error to report is the attempt's; this one changes nothing for the caller.
+            let _ = self.release_token(token);
+        })
+    }
+
     /// One `SET NX [PX]`; `None` when the lock is held by someone else or the reply came too
     /// late to leave any validity.
     fn attempt(
         &self,
         token: &Token,
         px: Option<i64>,
-        given: bool,
     ) -> Result<Option<LockGuard<'_, C>>, C::Error> {
         let started = Instant::now();
         let mut options = SetOptions::new().nx();
@@ -393,13 +451,14 @@ where
         let set: Option<()> = self
             .client
             .set_with(self.name.as_str(), token.as_str(), &options)?;
-        let acquired = match (set, given, px) {
-            (Some(()), _, _) => true,
-            (None, false, _) => false,
-            // A caller's token may already be there (a retry after a lost reply): claim it
-            // again with a fresh TTL, so the validity below is right.
-            (None, true, Some(ms)) => self.reacquire_token(token, ms)?,
-            (None, true, None) => self.owned_by(token)?,
+        let acquired = match (set, px) {
+            (Some(()), _) => true,
+            // The key exists, but it may hold this very token: an earlier SET of it ran and
+            // its reply was lost, and either the client re-sent it (`retry_on_timeout`) or
+            // the caller retries with the token. Claim it again with a fresh TTL, so the
+            // validity below is right. Another holder's lock is left alone.
+            (None, Some(ms)) => self.reacquire_token(token, ms)?,
+            (None, None) => self.owned_by(token)?,
         };
         if !acquired {
             return Ok(None);
@@ -429,12 +488,17 @@ where
         Ok(done == 1)
     }
 
-    /// The timeout in whole milliseconds, checked.
+    /// The timeout in whole milliseconds, checked: at least [`LockOptions::MIN_TIMEOUT`].
     fn px(&self) -> Result<Option<i64>, LockError> {
-        self.options
-            .timeout
-            .map(|t| millis(t, "lock timeout"))
-            .transpose()
+        match self.options.timeout {
+            None => Ok(None),
+            Some(t) if t < LockOptions::MIN_TIMEOUT => Err(LockError::Invalid(format!(
+                "a lock timeout of {t:?} is below the minimum of {:?}: the lock would expire \
+                 before its holder could use it",
+                LockOptions::MIN_TIMEOUT
+            ))),
+            Some(t) => millis(t, "lock timeout").map(Some),
+        }
     }
 
     fn not_acquired(&self) -> C::Error {
@@ -649,6 +713,14 @@ mod tests {
     use std::time::Duration;
 
     use super::{LockOptions, drift, millis};
+
+    #[test]
+    fn the_minimums_are_sane() {
+        assert_eq!(LockOptions::MIN_TIMEOUT, Duration::from_millis(10));
+        assert_eq!(LockOptions::MIN_SLEEP, Duration::from_millis(1));
+        // The drift allowance leaves most of the shortest timeout.
+        assert!(drift(LockOptions::MIN_TIMEOUT) < LockOptions::MIN_TIMEOUT / 4);
+    }
 
     #[test]
     fn defaults_follow_redis_py() {
