@@ -1320,3 +1320,138 @@ fn readonly_clears_the_pool() {
     assert_eq!(stats.idle, 0, "{stats:?}");
     assert_eq!(stats.closed_cleared + stats.closed_dirty, 3, "{stats:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// The Sentinels' config epoch going back.
+
+/// The `config-epoch` a Sentinel reports for `name` (`SENTINEL MASTER`).
+fn config_epoch(sentinel: SocketAddr, name: &str) -> Option<u64> {
+    let Some(Value::Array(items)) = ask(sentinel, &["SENTINEL", "MASTER", name]) else {
+        return None;
+    };
+    let fields: Vec<String> = items.iter().map(|v| text(v).unwrap_or_default()).collect();
+    fields
+        .chunks_exact(2)
+        .find(|pair| pair[0] == "config-epoch")
+        .and_then(|pair| pair[1].parse().ok())
+}
+
+/// Writes `k = value` until it succeeds on the server on `port` (at most 15 s); the last
+/// error or server port when it never does.
+fn writes_on(client: &Client, port: u16, value: i64) -> Result<(), String> {
+    let mut last = String::new();
+    let done = eventually(Duration::from_secs(15), || {
+        match client.set("k", value).and_then(|()| served_by(client)) {
+            Ok(p) if p == port => true,
+            Ok(p) => {
+                last = format!("written on port {p}");
+                false
+            }
+            Err(e) => {
+                last = e.to_string();
+                false
+            }
+        }
+    });
+    if done { Ok(()) } else { Err(last) }
+}
+
+/// The Sentinels lose their history while a master pool knows a higher config epoch: an
+/// operator re-registers the group (`SENTINEL REMOVE`, then `SENTINEL MONITOR` on every
+/// Sentinel, as happens too when Sentinels restart without their rewritten configuration),
+/// here after moving the master back to the first server by hand. Every Sentinel now names
+/// that server at config epoch 0, below the epoch the pool connected at after a failover.
+/// The pool must not refuse every answer as stale forever: all the Sentinels agree on the
+/// lower epoch and none reports the higher one, so it follows them (verified with ROLE)
+/// and writes to the healthy master again.
+#[test]
+fn a_config_epoch_reset_by_the_sentinels_is_followed() {
+    const NAME: &str = "mreset";
+    let group = SentinelGroup::builder(NAME)
+        .replicas(1)
+        .sentinels(3)
+        .failover_timeout_ms(3000)
+        .start();
+    let first = group.master().addr();
+    let sentinel = Sentinel::with_options(
+        group.sentinel_addrs(),
+        SentinelOptions::new().retry_delay(Duration::from_millis(100)),
+    )
+    .expect("list");
+    let client = Client::sentinel_master(&sentinel, NAME, &data_config("sreset"));
+    client.set("k", 1).expect("SET on the first master");
+
+    // A failover raises the config epoch, and the pool connects to the new master at it.
+    manual_failover(group.sentinel(0), NAME);
+    let promoted = group
+        .wait_for_failover(FAILOVER_LIMIT)
+        .expect("the Sentinels fail over");
+    if let Err(last) = writes_on(&client, promoted.port(), 2) {
+        panic!("never wrote to the promoted master: {last}");
+    }
+    for s in group.sentinel_addrs() {
+        let epoch = config_epoch(s, NAME);
+        assert!(epoch.is_some_and(|e| e >= 1), "Sentinel {s}: {epoch:?}");
+    }
+
+    // The operator makes the first server the master again by hand and re-registers it.
+    for s in group.sentinels() {
+        let reply = s.raw().request(["SENTINEL", "REMOVE", NAME]);
+        assert_eq!(reply, Value::SimpleString(bytes::Bytes::from_static(b"OK")));
+    }
+    let first_port = first.port().to_string();
+    for (addr, args) in [
+        (first, vec!["REPLICAOF", "NO", "ONE"]),
+        (
+            promoted,
+            vec!["REPLICAOF", "127.0.0.1", first_port.as_str()],
+        ),
+    ] {
+        assert!(
+            matches!(ask(addr, &args), Some(Value::SimpleString(_))),
+            "{args:?} on {addr}"
+        );
+    }
+    let quorum = group.quorum().to_string();
+    for s in group.sentinels() {
+        for args in [
+            vec![
+                "SENTINEL",
+                "MONITOR",
+                NAME,
+                "127.0.0.1",
+                &first_port,
+                &quorum,
+            ],
+            vec!["SENTINEL", "SET", NAME, "down-after-milliseconds", "1000"],
+        ] {
+            let reply = s.raw().request(args.iter().copied());
+            assert_eq!(
+                reply,
+                Value::SimpleString(bytes::Bytes::from_static(b"OK")),
+                "{args:?}"
+            );
+        }
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || group
+            .sentinel_addrs()
+            .into_iter()
+            .all(|s| config_epoch(s, NAME) == Some(0))),
+        "the Sentinels' config epoch did not go back to 0"
+    );
+    assert_eq!(group.current_master_addr(), Some(first));
+
+    // The pool's connections are on a replica now (READONLY clears them); every new one must
+    // accept the Sentinels' lower epoch and find the first server.
+    if let Err(last) = writes_on(&client, first.port(), 3) {
+        panic!("the pool never followed the Sentinels after their epoch went back: {last}");
+    }
+    assert_eq!(
+        ask(first, &["GET", "k"]).as_ref().and_then(text),
+        Some("3".to_owned())
+    );
+    for _ in 0..5 {
+        assert_eq!(served_by(&client).expect("INFO"), first.port());
+    }
+}

@@ -366,3 +366,74 @@ fn a_state_changing_pipeline_never_reaches_the_next_borrower() {
     assert_eq!(c.pool().stats().idle, 0, "the connection was closed");
     assert_eq!(c.exists("in-5").unwrap(), 0, "the next command is on db 0");
 }
+
+/// A transaction with WATCH on a server demoted to a replica: the queued write is rejected
+/// with READONLY and EXEC answers EXECABORT. With `clear_pool_on_readonly` (as
+/// `Client::sentinel_master` has it) that clears the pool as a single command's READONLY
+/// does, for `Client::transaction` and for a `WatchedPipeline` run by hand, whose pinned
+/// connection is then closed, not returned. A write run at once on the pinned connection
+/// (through `Commands`) does the same.
+#[test]
+fn a_readonly_rejection_in_a_watched_transaction_clears_the_pool() {
+    let master = RedisServer::start();
+    let demoted = RedisServer::start();
+    let port = master.port().to_string();
+    demoted
+        .raw()
+        .request(["REPLICAOF", "127.0.0.1", port.as_str()]);
+    let c = demoted
+        .client_builder()
+        .max_connections(4)
+        .build()
+        .clear_pool_on_readonly(true);
+    let readonly = |err: &Error| match err {
+        Error::ExecAbort { rejected } => rejected
+            .iter()
+            .any(|(_, _, e)| e.kind() == ServerErrorKind::ReadOnly),
+        other => other.server_kind() == Some(ServerErrorKind::ReadOnly),
+    };
+    let open_idle = |n: usize| {
+        let conns: Vec<_> = (0..n).map(|_| c.pool().get().unwrap()).collect();
+        drop(conns);
+    };
+    let closed = |s: redis_client::pool::PoolStats| s.closed_cleared + s.closed_dirty;
+
+    // Client::transaction: WATCH, read, MULTI/EXEC.
+    open_idle(3);
+    let before = c.pool().stats();
+    let err = c
+        .transaction_with("seq", RetryPolicy::new().max_attempts(1), |pipe| {
+            let current: Option<i64> = pipe.get("seq")?;
+            pipe.multi().set("seq", current.unwrap_or(0) + 1);
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(readonly(&err), "{err}");
+    let after = c.pool().stats();
+    assert_eq!((after.idle, after.in_use), (0, 0), "{after:?}");
+    assert_eq!(closed(after) - closed(before), 3, "{after:?}");
+
+    // A watched pipeline by hand, typed.
+    open_idle(3);
+    let before = c.pool().stats();
+    let mut pipe = c.watch("seq").unwrap();
+    pipe.multi().incr("seq");
+    let err = pipe.query::<(i64,)>().unwrap_err();
+    assert!(readonly(&err), "{err}");
+    let after = c.pool().stats();
+    assert_eq!((after.idle, after.in_use), (0, 0), "{after:?}");
+    assert_eq!(closed(after) - closed(before), 3, "{after:?}");
+
+    // A write at once on the pinned connection; the pipeline is then reset (UNWATCH), which
+    // would otherwise make its connection poolable again.
+    open_idle(3);
+    let before = c.pool().stats();
+    let mut pipe = c.watch("seq").unwrap();
+    let err = pipe.set("seq", 1).unwrap_err();
+    assert!(readonly(&err), "{err}");
+    pipe.reset().unwrap();
+    drop(pipe);
+    let after = c.pool().stats();
+    assert_eq!((after.idle, after.in_use), (0, 0), "{after:?}");
+    assert_eq!(closed(after) - closed(before), 3, "{after:?}");
+}

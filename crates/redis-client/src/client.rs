@@ -144,8 +144,11 @@ impl Client {
     /// ones at once, checked-out ones when they come back), so that the next commands use
     /// new connections: right when the server behind the pool can be demoted by a failover
     /// (Sentinel, or a name that a managed service moves to the new master). The command
-    /// did not run, and the error is returned as is. On for the clients made by
-    /// [`Client::sentinel_master`] and [`Client::sentinel_replica`], off otherwise.
+    /// did not run, and the error is returned as is. The same holds for a `-READONLY`
+    /// anywhere in a pipeline or a transaction (a command's reply, a command rejected while
+    /// queueing and the [`Error::ExecAbort`] that follows, MULTI's or EXEC's reply) and for
+    /// a command run on a [`WatchedPipeline`](crate::WatchedPipeline). On for the clients
+    /// made by [`Client::sentinel_master`] and [`Client::sentinel_replica`], off otherwise.
     pub fn clear_pool_on_readonly(mut self, clear: bool) -> Client {
         self.clear_on_readonly = clear;
         self
@@ -194,7 +197,7 @@ impl Client {
             }
             result => result,
         };
-        self.after_failure(&mut conn, &result);
+        self.after_request(&mut conn, matches!(&result, Err(e) if is_readonly(e)));
         result
     }
 
@@ -213,15 +216,17 @@ impl Client {
         }
     }
 
-    /// With [`Client::clear_pool_on_readonly`], `-READONLY` means the server was demoted: every
-    /// connection of the pool is closed (idle ones now, checked-out ones when they come
-    /// back), so the next ones are opened afresh; a Sentinel pool re-resolves and verifies
-    /// each. The command did not run.
-    fn after_failure(&self, conn: &mut PooledConnection, result: &Result<Value, Error>) {
-        if self.clear_on_readonly
-            && let Err(e) = result
-            && e.server_kind() == Some(redis_conn::ServerErrorKind::ReadOnly)
-        {
+    /// What every request on a pooled connection ends with: `readonly` says whether the
+    /// server answered `-READONLY` anywhere (a single command's reply, a pipeline's replies,
+    /// a transaction's MULTI, queued commands or EXEC: see [`is_readonly`] and
+    /// [`is_readonly_reply`]).
+    ///
+    /// With [`Client::clear_pool_on_readonly`], `-READONLY` means the server was demoted: the
+    /// connection is not returned, and every connection of the pool is closed (idle ones
+    /// now, checked-out ones when they come back), so the next ones are opened afresh; a
+    /// Sentinel pool re-resolves and verifies each. The refused command did not run.
+    pub(crate) fn after_request(&self, conn: &mut PooledConnection, readonly: bool) {
+        if self.clear_on_readonly && readonly {
             conn.mark_dirty();
             self.pool.clear();
         }
@@ -247,6 +252,30 @@ impl Client {
         config: &ConnectionConfig,
     ) -> Client {
         Client::from_pool(sentinel.replica_for(name, config)).clear_pool_on_readonly(true)
+    }
+}
+
+/// Whether an error says the server refused a write because it is a replica (`-READONLY`):
+/// a command's own error, a pipeline command's, or any rejected command of a transaction
+/// that EXEC discarded.
+pub(crate) fn is_readonly(error: &Error) -> bool {
+    match error {
+        Error::ExecAbort { rejected } => rejected
+            .iter()
+            .any(|(_, _, e)| e.kind() == redis_conn::ServerErrorKind::ReadOnly),
+        other => other.server_kind() == Some(redis_conn::ServerErrorKind::ReadOnly),
+    }
+}
+
+/// Whether a reply is a `-READONLY` error (its first word is the code, as
+/// [`ServerError::parse`](redis_conn::ServerError::parse) reads it; checked without copying
+/// the text, since every reply of a batch goes through here).
+pub(crate) fn is_readonly_reply(value: &Value) -> bool {
+    match value {
+        Value::Error(text) | Value::BulkError(text) => {
+            text.split(|&b| b == b' ').next() == Some(b"READONLY".as_slice())
+        }
+        _ => false,
     }
 }
 

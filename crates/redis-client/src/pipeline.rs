@@ -194,7 +194,31 @@ impl Pipeline {
     /// Sends the batch on `conn` and reads every reply: the replies of a plain pipeline, or
     /// the elements of EXEC's reply for a transaction. A failure part-way leaves the
     /// connection broken, and the pool closes it.
+    ///
+    /// A `-READONLY` anywhere in the batch (a plain pipeline's replies, MULTI's reply, a
+    /// command rejected while queueing, EXEC's reply or its elements, a command run first)
+    /// goes through [`Client::after_request`] like a single command's: with
+    /// [`Client::clear_pool_on_readonly`] the connection is not returned and the pool is
+    /// cleared, so a workload of pipelines or transactions alone also moves off a demoted
+    /// master.
     fn run_on(&self, conn: &mut PooledConnection) -> Result<Vec<Value>, Error> {
+        let mut readonly = false;
+        let result = self.run_batch(conn, &mut readonly);
+        readonly |= match &result {
+            Ok(values) => values.iter().any(crate::client::is_readonly_reply),
+            Err(e) => crate::client::is_readonly(e),
+        };
+        self.client.after_request(conn, readonly);
+        result
+    }
+
+    /// [`Pipeline::run_on`] without the READONLY check; sets `readonly` when a reply that
+    /// does not reach the result (MULTI's, a queued command's, EXEC's error) is `-READONLY`.
+    fn run_batch(
+        &self,
+        conn: &mut PooledConnection,
+        readonly: &mut bool,
+    ) -> Result<Vec<Value>, Error> {
         for command in &self.before {
             crate::client::check(command)?;
             crate::client::run_raw(conn, command)?;
@@ -239,6 +263,7 @@ impl Pipeline {
         if !self.transaction {
             return Ok(replies);
         }
+        *readonly = replies.iter().any(crate::client::is_readonly_reply);
         self.transaction_results(conn, replies)
     }
 
@@ -404,7 +429,10 @@ impl redis_commands::Commands for WatchedPipeline {
         let mut conn = self.conn.try_borrow_mut().map_err(|_| {
             Error::InvalidRequest("the connection is already running a command".to_owned())
         })?;
-        crate::client::run_raw(&mut conn, cmd)
+        let result = crate::client::run_raw(&mut conn, cmd);
+        let readonly = matches!(&result, Err(e) if crate::client::is_readonly(e));
+        self.batch.client.after_request(&mut conn, readonly);
+        result
     }
 }
 

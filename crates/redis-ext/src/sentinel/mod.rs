@@ -32,7 +32,13 @@
 //!    one are closed on that server (`CLIENT KILL ID <id> ADDR <addr>`, for the connections
 //!    this pool opened and nothing else), so none of them writes to a demoted master. A
 //!    Sentinel whose view is older (a lower epoch than the pool has seen, or a master that
-//!    `+switch-master` reported replaced) is passed over like one naming a replica.
+//!    `+switch-master` reported replaced) is passed over like one naming a replica. A lower
+//!    epoch can also mean the Sentinels' epoch went back (restarted without their
+//!    configuration file, or the master re-registered with `SENTINEL REMOVE` and `SENTINEL
+//!    MONITOR`): before passing such an answer over, the pool asks every Sentinel, and
+//!    follows the lower epoch when a majority of them answer, none reports the pool's epoch
+//!    or a higher one, and the newest of their views all name that master (which must then
+//!    answer `ROLE` as a master like any other).
 //! 8. **Optional.** [`watch_switch_master`](SentinelOptions::watch_switch_master) (on by
 //!    default) listens for `+switch-master` and closes the pool's connections to the old
 //!    master as soon as the event arrives, instead of when Sentinel demotes it (about ten
@@ -174,6 +180,14 @@ struct Named {
     /// The Sentinel's `config-epoch` for the master: it grows with every failover, so of two
     /// answers the one with the higher epoch is the newer view.
     epoch: u64,
+}
+
+/// What every Sentinel of the list said about a master, asked one after the other.
+struct Survey {
+    /// How many Sentinels the list held (all were asked).
+    asked: usize,
+    /// The master each Sentinel that named a usable one named, with its epoch.
+    views: Vec<Named>,
 }
 
 /// A set of Sentinels and the way to ask them; cheap to clone (clones share the list and its
@@ -539,6 +553,46 @@ impl Sentinel {
         }
     }
 
+    /// Asks every Sentinel of the list (not only until one answers) for `name`'s master, one
+    /// after the other with the Sentinel timeouts, leaving the list's order alone: what a
+    /// master pool needs to tell a Sentinel that lags behind from Sentinels whose
+    /// configuration epoch went back (see [`pool`]). Sentinels that do not answer, do not
+    /// know the name or report the master down give no view.
+    fn survey_master(&self, name: &str) -> Survey {
+        let min_others = self.shared.options.min_other_sentinels;
+        let order = self.sentinels();
+        let mut views = Vec::new();
+        for by in &order {
+            let Ok(mut conn) = self.checkout(by) else {
+                continue;
+            };
+            let cmds = [
+                build::sentinel_get_master_addr_by_name(name),
+                build::sentinel_master(name),
+            ];
+            let Ok(replies) = exchange_sentinel(&mut conn, &cmds) else {
+                continue;
+            };
+            self.checkin(by, conn);
+            let mut replies = replies.into_iter();
+            let addr_reply = replies.next().unwrap_or(Value::Null);
+            let state_reply = replies.next().unwrap_or(Value::Null);
+            if let Ok(Answer::Found((addr, epoch))) =
+                master_answer(addr_reply, state_reply, min_others)
+            {
+                views.push(Named {
+                    addr,
+                    by: by.clone(),
+                    epoch,
+                });
+            }
+        }
+        Survey {
+            asked: order.len(),
+            views,
+        }
+    }
+
     /// Steps 1 to 3 with retries: a verified connection to the master, the master as named,
     /// and, with `tag`, how the master knows the connection. `accept` may refuse a master
     /// named from a view older than one already seen (a master pool's own history); such a
@@ -828,6 +882,8 @@ fn master_answer(
     };
     Ok(match check_master(&addr, &state, min_others) {
         Ok(()) => {
+            // Without the field the answer carries no history: epoch 0, which a master pool
+            // that has seen a higher one accepts only as a confirmed reset (see `pool`).
             let epoch = state.get_as("config-epoch").unwrap_or(0);
             Answer::Found((addr, epoch))
         }

@@ -10,7 +10,7 @@ use redis_conn::{Connection, ConnectionConfig};
 use redis_pool::Connector;
 
 use super::node::{self, ClientTag};
-use super::{NodeAddr, Sentinel, SentinelError};
+use super::{NodeAddr, Sentinel, SentinelError, Survey};
 
 /// How many connections of a master pool are remembered (for fencing) at most; older ones
 /// are long closed in any realistic pool.
@@ -18,6 +18,42 @@ const MAX_TAGS: usize = 1024;
 
 /// What a master pool knows: the newest Sentinel view of its master it has seen, a master
 /// replaced according to `+switch-master`, and the connections it opened.
+///
+/// # Config epochs, and when they go back
+///
+/// Each Sentinel answer carries the `config-epoch` of the master's configuration; every
+/// failover raises it, so of two answers the higher epoch is the newer view, and a Sentinel
+/// that names a master at a lower epoch than the pool has seen lags behind (partitioned
+/// from the other Sentinels, or not caught up yet) and may name an old master that still
+/// claims the role: such an answer is refused before the master is even connected to.
+///
+/// The epoch is not monotonic forever, though. A Sentinel that restarts without its
+/// rewritten configuration file (common in containers), or a group an operator
+/// re-registers (`SENTINEL REMOVE` and `SENTINEL MONITOR`), starts again at epoch 0; a
+/// Sentinel whose `SENTINEL MASTER` reply has no `config-epoch` field is read as epoch 0
+/// too. Refusing every lower epoch would then refuse the Sentinels forever while the
+/// master is healthy. So a lower epoch is not refused at once: every Sentinel of the list
+/// is asked ([`Sentinel::survey_master`]), and the lower view is accepted only when
+///
+/// * no Sentinel reports the pool's epoch or a higher one: a Sentinel's own epoch for a
+///   master never goes down except when its configuration is reset, and the configuration
+///   of a failover spreads to every Sentinel that can reach the others within seconds, so
+///   any Sentinel still at that epoch shows the lower view is stale;
+/// * a majority of the listed Sentinels answer: one Sentinel cut off from the others cannot
+///   decide alone that the history was reset;
+/// * the master named is the one the newest of the lower views name, all of them alike.
+///
+/// The master named must still answer `ROLE` as a master. Once it does, the pool adopts
+/// the lower epoch as its own (a later failover raises it again and is followed as usual),
+/// closes its connections to any other server, and forgets a `+switch-master` retirement
+/// of that master. This rule is preferred to checking with `ROLE` whether the previously
+/// known master was demoted: that master may be unreachable (stopped, or cut off from the
+/// client), and then the rule could neither tell a reset from a partition nor ever
+/// recover; and after an operator's re-registration it may still claim to be a master.
+///
+/// The protection assumes the list holds the Sentinels of the group (or a majority of
+/// them): with only a minority listed, a majority of that list could be Sentinels cut off
+/// from the rest of the group. `ROLE` still stops a stale answer naming a replica.
 pub(super) struct MasterState {
     pub(super) sentinel: Sentinel,
     pub(super) name: String,
@@ -28,11 +64,15 @@ pub(super) struct MasterState {
 
 #[derive(Default)]
 struct Known {
-    /// The highest Sentinel `config-epoch` a verified connection was made at.
+    /// The highest Sentinel `config-epoch` a verified connection was made at (or the lower
+    /// one adopted after the Sentinels' epoch went back).
     epoch: u64,
     /// A master that `+switch-master` said was replaced, with the epoch known then: a
     /// Sentinel that still names it at that epoch has not caught up yet.
     retired: Option<(NodeAddr, u64)>,
+    /// A master and an epoch lower than `epoch` that a majority of the Sentinels confirmed
+    /// (their epoch went back), not yet verified with `ROLE`.
+    reset: Option<(NodeAddr, u64)>,
     /// The pool's connections as the servers know them, with their master's address and
     /// epoch, oldest first.
     tags: VecDeque<Tagged>,
@@ -44,44 +84,150 @@ struct Tagged {
     tag: ClientTag,
 }
 
+/// How a view compares with what the pool has seen.
+#[derive(Debug)]
+enum Verdict {
+    /// As new as the pool's: connect.
+    Accept,
+    /// A master `+switch-master` reported replaced, named at an epoch no newer than the
+    /// event's: why.
+    Refuse(String),
+    /// At a lower epoch than the pool's, and no reset confirmed for this master: only
+    /// asking every Sentinel can tell whether it lags behind or the epoch went back.
+    Lower,
+}
+
 impl Known {
-    /// Whether a master named at `epoch` is as new as what the pool has seen.
-    fn accepts(&self, addr: &NodeAddr, epoch: u64) -> Result<(), String> {
+    /// How a master named at `epoch` compares with what the pool has seen.
+    fn verdict(&self, addr: &NodeAddr, epoch: u64) -> Verdict {
         if epoch < self.epoch {
-            return Err(format!(
-                "the Sentinel's view is stale (config epoch {epoch}, the pool has seen {})",
-                self.epoch
-            ));
+            return match &self.reset {
+                // The Sentinels confirmed this master at a reset epoch; `+switch-master`
+                // clears that confirmation.
+                Some((at_addr, at)) if at_addr == addr && epoch <= *at => Verdict::Accept,
+                _ => Verdict::Lower,
+            };
         }
         match &self.retired {
-            Some((old, at)) if old == addr && epoch <= *at => Err(format!(
+            Some((old, at)) if old == addr && epoch <= *at => Verdict::Refuse(format!(
                 "+switch-master reported {addr} replaced, and this Sentinel has not caught up"
             )),
-            _ => Ok(()),
+            _ => Verdict::Accept,
         }
+    }
+
+    /// Whether `survey` shows that the Sentinels' epoch went back below the pool's (see
+    /// [`MasterState`]) and that they name `addr`; if so, records it, to be adopted once
+    /// `addr` is verified.
+    fn confirm_reset(
+        &mut self,
+        addr: &NodeAddr,
+        epoch: u64,
+        survey: &Survey,
+    ) -> Result<(), String> {
+        let known = self.epoch;
+        let stale = |detail: String| {
+            format!(
+                "the Sentinel's view is stale (config epoch {epoch}, the pool has seen \
+                 {known}): {detail}"
+            )
+        };
+        if let Some(newer) = survey.views.iter().find(|v| v.epoch >= known) {
+            return Err(stale(format!(
+                "Sentinel {} names {} at config epoch {}",
+                newer.by, newer.addr, newer.epoch
+            )));
+        }
+        let majority = survey.asked / 2 + 1;
+        if survey.views.len() < majority {
+            return Err(stale(format!(
+                "only {} of {} Sentinels answered, and a majority must agree that the epoch \
+                 went back",
+                survey.views.len(),
+                survey.asked
+            )));
+        }
+        let newest = survey.views.iter().map(|v| v.epoch).max().unwrap_or(0);
+        if let Some(other) = survey
+            .views
+            .iter()
+            .find(|v| v.epoch == newest && v.addr != *addr)
+        {
+            return Err(stale(format!(
+                "Sentinel {} names {} at config epoch {newest}",
+                other.by, other.addr
+            )));
+        }
+        // Every view at the newest epoch names `addr`; the pool adopts that epoch once `addr`
+        // answers ROLE as a master.
+        self.reset = Some((addr.clone(), newest.max(epoch)));
+        Ok(())
     }
 }
 
 impl MasterState {
-    /// Whether a master named at `epoch` may be connected to.
+    /// Whether a master named at `epoch` may be connected to; for an epoch lower than the
+    /// pool's, asks every Sentinel first (no lock is held meanwhile).
     fn accepts(&self, addr: &NodeAddr, epoch: u64) -> Result<(), String> {
-        self.inner.lock().accepts(addr, epoch)
+        match self.inner.lock().verdict(addr, epoch) {
+            Verdict::Accept => return Ok(()),
+            Verdict::Refuse(why) => return Err(why),
+            Verdict::Lower => {}
+        }
+        let survey = self.sentinel.survey_master(&self.name);
+        let mut known = self.inner.lock();
+        match known.verdict(addr, epoch) {
+            // Another connection confirmed or adopted it meanwhile.
+            Verdict::Accept => Ok(()),
+            Verdict::Refuse(why) => Err(why),
+            Verdict::Lower => known.confirm_reset(addr, epoch, &survey),
+        }
     }
 
     /// Records a new verified connection to the master `addr`, named at `epoch`; refuses it
     /// when the pool learned of a newer master while it was being opened. When the epoch is
     /// higher than any before, the master changed: the pool's connections to any other
     /// address, made at a lower epoch, are closed on their server (in a short-lived thread,
-    /// so that this connect is not delayed by a server that may be stopped).
+    /// so that this connect is not delayed by a server that may be stopped). When it is a
+    /// lower epoch the Sentinels confirmed, the pool adopts it and closes its connections to
+    /// any other address.
     fn connected(&self, addr: &NodeAddr, epoch: u64, tag: Option<ClientTag>) -> Result<(), String> {
         let stale = {
             let mut known = self.inner.lock();
-            known.accepts(addr, epoch)?;
-            let stale = if epoch > known.epoch {
+            match known.verdict(addr, epoch) {
+                Verdict::Accept => {}
+                Verdict::Refuse(why) => return Err(why),
+                Verdict::Lower => {
+                    return Err(format!(
+                        "a newer view of the master (config epoch {}) arrived while {addr} \
+                         was being connected to at epoch {epoch}",
+                        known.epoch
+                    ));
+                }
+            }
+            let (stale, epoch) = if epoch < known.epoch {
+                // A confirmed reset (the verdict accepted it): adopt its epoch.
+                let adopted = known.reset.take().map_or(epoch, |(_, at)| at);
+                known.epoch = adopted;
+                known.retired = match known.retired.take() {
+                    Some((old, _)) if old == *addr => None,
+                    Some((old, at)) => Some((old, at.min(adopted))),
+                    None => None,
+                };
+                let stale = take_tags(&mut known.tags, |t| t.addr != *addr);
+                for t in &mut known.tags {
+                    t.epoch = t.epoch.min(adopted);
+                }
+                (stale, adopted)
+            } else if epoch > known.epoch {
                 known.epoch = epoch;
-                take_tags(&mut known.tags, |t| t.addr != *addr && t.epoch < epoch)
+                known.reset = None;
+                (
+                    take_tags(&mut known.tags, |t| t.addr != *addr && t.epoch < epoch),
+                    epoch,
+                )
             } else {
-                Vec::new()
+                (Vec::new(), epoch)
             };
             if let Some(tag) = tag {
                 if known.tags.len() >= MAX_TAGS {
@@ -100,11 +246,13 @@ impl MasterState {
     }
 
     /// A `+switch-master` event said the master moved away from `old`: refuse `old` until a
-    /// Sentinel names it at a newer epoch, and close the pool's connections to it.
+    /// Sentinel names it at a newer epoch, close the pool's connections to it, and forget a
+    /// reset of the epoch the Sentinels confirmed before (the event is newer).
     pub(super) fn switched_from(&self, old: &NodeAddr) {
         let stale = {
             let mut known = self.inner.lock();
             known.retired = Some((old.clone(), known.epoch));
+            known.reset = None;
             take_tags(&mut known.tags, |t| t.addr == *old)
         };
         self.fence_later(stale);
@@ -233,6 +381,7 @@ impl Connector for ReplicaConnector {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Named;
     use super::*;
 
     fn tag(id: u64) -> ClientTag {
@@ -285,6 +434,79 @@ mod tests {
         assert!(s.accepts(&b, 5).is_ok());
         // A later failover back to a comes with a newer epoch.
         assert!(s.accepts(&a, 6).is_ok());
+    }
+
+    fn view(addr: &NodeAddr, by: u16, epoch: u64) -> Named {
+        Named {
+            addr: addr.clone(),
+            by: NodeAddr::new("s", by),
+            epoch,
+        }
+    }
+
+    fn survey(asked: usize, views: Vec<Named>) -> Survey {
+        Survey { asked, views }
+    }
+
+    #[test]
+    fn a_lower_epoch_is_accepted_only_when_a_majority_confirms_the_reset() {
+        let a = NodeAddr::new("a", 1);
+        let b = NodeAddr::new("b", 2);
+        let s = state();
+        s.connected(&a, 3, Some(tag(1))).unwrap();
+        s.switched_from(&a);
+        s.connected(&b, 5, Some(tag(2))).unwrap();
+        let mut known = s.inner.lock();
+        assert!(matches!(known.verdict(&a, 0), Verdict::Lower));
+
+        // One Sentinel still at the pool's epoch: the lower view lags behind.
+        let lagging = survey(3, vec![view(&a, 1, 0), view(&b, 2, 5), view(&a, 3, 0)]);
+        let why = known.confirm_reset(&a, 0, &lagging).unwrap_err();
+        assert!(why.contains("names b:2 at config epoch 5"), "{why}");
+        // A minority of the list (a Sentinel cut off from the others) cannot decide alone.
+        let alone = survey(3, vec![view(&a, 1, 0)]);
+        let why = known.confirm_reset(&a, 0, &alone).unwrap_err();
+        assert!(why.contains("only 1 of 3"), "{why}");
+        // The lower views disagree at their newest epoch: not `a`.
+        let moved = survey(3, vec![view(&a, 1, 0), view(&b, 2, 1)]);
+        assert!(known.confirm_reset(&a, 0, &moved).is_err());
+        assert!(known.reset.is_none());
+        assert_eq!(known.epoch, 5);
+
+        // A majority at lower epochs, the newest naming `a`: confirmed at that epoch.
+        let reset = survey(3, vec![view(&a, 1, 0), view(&a, 2, 1), view(&b, 3, 0)]);
+        known.confirm_reset(&a, 0, &reset).unwrap();
+        assert_eq!(known.reset, Some((a.clone(), 1)));
+        assert!(matches!(known.verdict(&a, 0), Verdict::Accept));
+        assert!(matches!(known.verdict(&b, 0), Verdict::Lower));
+        drop(known);
+
+        // Verified: the pool adopts the epoch, fences `b`, and forgets `a`'s retirement.
+        s.connected(&a, 0, Some(tag(3))).unwrap();
+        let known = s.inner.lock();
+        assert_eq!(known.epoch, 1);
+        assert!(known.reset.is_none());
+        assert!(known.retired.is_none());
+        assert_eq!(known.tags.len(), 1);
+        assert_eq!((known.tags[0].tag.id, known.tags[0].epoch), (3, 1));
+        drop(known);
+        // From there on, epochs order views again.
+        assert!(s.accepts(&a, 1).is_ok());
+        s.connected(&b, 2, Some(tag(4))).unwrap();
+        assert_eq!(s.inner.lock().tags.len(), 1, "a's connection is fenced");
+    }
+
+    #[test]
+    fn switch_master_cancels_a_confirmed_reset() {
+        let a = NodeAddr::new("a", 1);
+        let b = NodeAddr::new("b", 2);
+        let s = state();
+        s.connected(&b, 4, Some(tag(1))).unwrap();
+        let reset = survey(1, vec![view(&a, 1, 0)]);
+        s.inner.lock().confirm_reset(&a, 0, &reset).unwrap();
+        s.switched_from(&a);
+        assert!(s.connected(&a, 0, None).is_err());
+        assert_eq!(s.inner.lock().epoch, 4);
     }
 
     #[test]
