@@ -40,57 +40,14 @@ pub struct Client {
     shared: Option<Arc<SharedConnection>>,
 }
 
-/// Commands that change the state of the connection they run on. On a pooled connection they
-/// make it dirty, so it is closed instead of going back to the pool.
-const STATE_CHANGING: &[&[u8]] = &[
-    b"SELECT",
-    b"AUTH",
-    b"HELLO",
-    b"RESET",
-    b"QUIT",
-    b"MULTI",
-    b"WATCH",
-    b"SUBSCRIBE",
-    b"PSUBSCRIBE",
-    b"SSUBSCRIBE",
-    b"MONITOR",
-    b"READONLY",
-    b"READWRITE",
-    b"CLIENT",
-    b"SYNC",
-    b"PSYNC",
-    b"REPLCONF",
-];
-
+/// Whether a command changes the state of the connection it runs on
+/// ([`redis_conn::is_state_changing`]). On a pooled connection it makes the connection
+/// dirty, so it is closed instead of going back to the pool.
 pub(crate) fn changes_state(cmd: &Cmd) -> bool {
     is_state_changing(cmd.name())
 }
 
-/// Whether a command of this name changes its connection's state.
-pub(crate) fn is_state_changing(name: &[u8]) -> bool {
-    // Most commands (GET, SET, DEL, ...) are shorter or longer than any of the list.
-    if !(STATE_CHANGING_SHORTEST..=STATE_CHANGING_LONGEST).contains(&name.len()) {
-        return false;
-    }
-    STATE_CHANGING.iter().any(|c| c.eq_ignore_ascii_case(name))
-}
-
-/// The length of the shortest and of the longest name of [`STATE_CHANGING`].
-const STATE_CHANGING_SHORTEST: usize = name_length(false);
-const STATE_CHANGING_LONGEST: usize = name_length(true);
-
-const fn name_length(longest: bool) -> usize {
-    let mut found = if longest { 0 } else { usize::MAX };
-    let mut i = 0;
-    while i < STATE_CHANGING.len() {
-        let len = STATE_CHANGING[i].len();
-        if (longest && len > found) || (!longest && len < found) {
-            found = len;
-        }
-        i += 1;
-    }
-    found
-}
+pub(crate) use redis_conn::is_state_changing;
 
 impl Client {
     /// A client for the server of a `redis://`, `rediss://` or `unix://` URL (see

@@ -98,7 +98,7 @@ pub(super) fn open_verified(
     if tag {
         cmds.push(client_info());
     }
-    let deadline = Instant::now() + verify_timeout;
+    let deadline = deadline_after(verify_timeout);
     let mut replies = exchange(&mut conn, &cmds, deadline).map_err(VerifyError::Conn)?;
     let info = if tag { replies.pop() } else { None };
     let role = match replies.pop() {
@@ -247,7 +247,17 @@ pub(super) fn fence(
         .collect();
     // Errors (no such client, no permission) change nothing: the server-side kick of
     // Sentinel and the pool's checks remain.
-    let _ = exchange(&mut conn, &cmds, Instant::now() + timeout);
+    let _ = exchange(&mut conn, &cmds, deadline_after(timeout));
+}
+
+/// When a wait of `timeout` that starts now ends. A timeout too large for the clock (a user's
+/// `Duration::MAX`, meaning "no limit") ends in a hundred years rather than panicking.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ fn subscribe(sentinel: &Sentinel, addr: &NodeAddr) -> Option<Connection> {
     subscribe.arg("+switch-master");
     // Nothing is "expected": in subscribed mode every value is read with `next_value`.
     conn.send_with(0, |buf| subscribe.write_packed(buf)).ok()?;
-    let deadline = Instant::now() + sentinel.options().socket_timeout;
+    let deadline = super::node::deadline_after(sentinel.options().socket_timeout);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
