@@ -83,3 +83,19 @@ fn monitor_never_reaches_a_pooled_borrower() {
     let v: i64 = c.get("k").unwrap();
     assert_eq!(v, 1, "the next borrower got a normal connection");
 }
+
+/// An IPv6 client's address holds brackets of its own (`[::1]:50123`): its commands parse.
+#[test]
+fn monitor_reports_ipv6_clients() {
+    let server = RedisServer::builder().ipv6().start();
+    let c = server.client_builder().build();
+    let mut monitor = c.monitor().unwrap();
+    c.set("over-ipv6", "v").unwrap();
+    let event = next_command(&mut monitor, "SET");
+    assert_eq!(event.args[1..], [&b"over-ipv6"[..], b"v"]);
+    let MonitorSource::Tcp(addr) = &event.source else {
+        panic!("{:?}", event.source)
+    };
+    let addr: std::net::SocketAddr = addr.parse().expect("an address SocketAddr parses");
+    assert!(addr.is_ipv6() && addr.ip().is_loopback(), "{addr}");
+}

@@ -13,7 +13,7 @@ use crate::error::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MonitorSource {
-    /// A TCP client, `ip:port`.
+    /// A TCP client, `ip:port` (`[ip]:port` for IPv6, as `SocketAddr` parses it).
     Tcp(String),
     /// A Unix-socket client; the socket path.
     Unix(String),
@@ -46,7 +46,9 @@ impl MonitorEvent {
             .unwrap_or_default()
     }
 
-    /// Parses one MONITOR line: `1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`.
+    /// Parses one MONITOR line: `1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`. The
+    /// client's address can hold brackets itself (an IPv6 client is `[::1]:50123`), so the
+    /// bracket that ends it is the one the quoted arguments follow.
     pub fn parse(line: &[u8]) -> Result<MonitorEvent, Error> {
         let bad = |why: &str| {
             Error::InvalidRequest(format!(
@@ -58,9 +60,7 @@ impl MonitorEvent {
             .iter()
             .position(|&b| b == b'[')
             .ok_or_else(|| bad("no '['"))?;
-        let close = line[open..]
-            .iter()
-            .position(|&b| b == b']')
+        let close = source_end(&line[open..])
             .map(|p| p + open)
             .ok_or_else(|| bad("no ']'"))?;
         let timestamp = std::str::from_utf8(&line[..open])
@@ -87,6 +87,15 @@ impl MonitorEvent {
             args,
         })
     }
+}
+
+/// Where the `]` closing the database and client part of a line (starting at its `[`) is:
+/// the first `]` followed by ` "` (the arguments) or by the end of the line. An IPv6
+/// address's own `]` is followed by `:` and the port.
+fn source_end(part: &[u8]) -> Option<usize> {
+    part.iter()
+        .enumerate()
+        .position(|(i, &b)| b == b']' && matches!(&part[i + 1..], [] | [b' ', b'"', ..]))
 }
 
 /// Splits `"a" "b\"c" "\x00"` into its unescaped strings (the server's `sdscatrepr` form).
@@ -241,6 +250,60 @@ mod tests {
             .expect("parses");
         assert_eq!(&e.args[1][..], b"a\"b\\c");
         assert_eq!(&e.args[2][..], b"\x00\xff\n\r\t");
+    }
+
+    #[test]
+    fn parses_ipv6_clients() {
+        let e = MonitorEvent::parse(br#"1.0 [0 [::1]:50123] "get" "k""#).expect("parses");
+        assert_eq!(e.db, 0);
+        assert_eq!(e.source, MonitorSource::Tcp("[::1]:50123".to_owned()));
+        assert_eq!(e.args, [Bytes::from("get"), Bytes::from("k")]);
+        let MonitorSource::Tcp(addr) = &e.source else {
+            unreachable!("checked above")
+        };
+        assert!(addr.parse::<std::net::SocketAddr>().is_ok(), "{addr}");
+
+        let e = MonitorEvent::parse(br#"1.0 [5 [fe80::1:2]:6379] "set" "a]" "b""#).expect("parses");
+        assert_eq!(e.db, 5);
+        assert_eq!(e.source, MonitorSource::Tcp("[fe80::1:2]:6379".to_owned()));
+        assert_eq!(
+            e.args,
+            [Bytes::from("set"), Bytes::from("a]"), Bytes::from("b")]
+        );
+    }
+
+    #[test]
+    fn parses_every_kind_of_source_with_brackets_in_the_arguments() {
+        let cases: [(&[u8], MonitorSource); 4] = [
+            (
+                br#"1.0 [0 10.1.2.3:6000] "get" "[x]""#,
+                MonitorSource::Tcp("10.1.2.3:6000".to_owned()),
+            ),
+            (
+                br#"1.0 [0 [::1]:6000] "get" "[x]""#,
+                MonitorSource::Tcp("[::1]:6000".to_owned()),
+            ),
+            (
+                br#"1.0 [0 unix:/tmp/redis.sock] "get" "[x]""#,
+                MonitorSource::Unix("/tmp/redis.sock".to_owned()),
+            ),
+            (br#"1.0 [0 lua] "get" "[x]""#, MonitorSource::Lua),
+        ];
+        for (line, source) in cases {
+            let e = MonitorEvent::parse(line).expect("parses");
+            assert_eq!(e.source, source);
+            assert_eq!(e.args, [Bytes::from("get"), Bytes::from("[x]")]);
+        }
+    }
+
+    #[test]
+    fn decodes_bell_and_backspace_escapes() {
+        // The server writes BEL and BS as `\a` and `\b` (sdscatrepr).
+        let e = MonitorEvent::parse(br#"1.0 [0 127.0.0.1:1] "set" "k" "\a\b""#).expect("parses");
+        assert_eq!(&e.args[2][..], [0x07, 0x08]);
+        let e =
+            MonitorEvent::parse(br#"1.0 [0 127.0.0.1:1] "set" "k" "x\ay\bz\x07""#).expect("parses");
+        assert_eq!(&e.args[2][..], b"x\x07y\x08z\x07");
     }
 
     #[test]

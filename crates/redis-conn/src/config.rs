@@ -369,9 +369,10 @@ impl ConnectionConfigBuilder {
         self
     }
 
-    /// PINGs a connection that sat idle longer than this before using it.
+    /// PINGs a connection that sat idle longer than this before using it. `Duration::ZERO`
+    /// turns health checks off, as `health_check_interval=0` does in a URL.
     pub fn health_check_interval(mut self, interval: Duration) -> Self {
-        self.config.health_check_interval = Some(interval);
+        self.config.health_check_interval = (!interval.is_zero()).then_some(interval);
         self
     }
 
