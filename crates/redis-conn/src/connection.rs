@@ -179,7 +179,8 @@ impl Connection {
         self.reconnectable = false;
     }
 
-    /// When a reply was last read (or the connection opened).
+    /// When a reply was last read, or bytes last arrived while waiting for push messages (or
+    /// the connection opened).
     pub fn last_used(&self) -> Instant {
         self.last_used
     }
@@ -329,7 +330,7 @@ impl Connection {
             self.wait_timeout = Some(wait);
         }
         match self.fill() {
-            Ok(()) => {}
+            Ok(()) => self.last_used = Instant::now(),
             // Nothing arrived in time. The decoder keeps any partial message, so the stream
             // is still aligned and the connection usable.
             Err(Error::Timeout(_)) => {
@@ -437,16 +438,13 @@ impl Connection {
         result.map_err(|e| self.fail(Error::io(Phase::Writing, e)))
     }
 
+    /// A value read while no reply is owed: a push, or with `any` whatever came. (The time it
+    /// arrived was recorded by the read that brought it, once per read rather than per value:
+    /// a subscriber takes many messages from one read.)
     fn accept_unsolicited(&mut self, value: Value, any: bool) -> Result<Value, Error> {
         match value {
-            value @ Value::Push(_) => {
-                self.last_used = Instant::now();
-                Ok(value)
-            }
-            value if any => {
-                self.last_used = Instant::now();
-                Ok(value)
-            }
+            value @ Value::Push(_) => Ok(value),
+            value if any => Ok(value),
             _ => Err(self.fail(Error::UnexpectedReply(
                 "a reply arrived while no request was waiting for one".to_owned(),
             ))),
