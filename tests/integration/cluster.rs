@@ -1304,6 +1304,241 @@ fn cluster_pubsub_follows_a_failover_of_a_frozen_primary() {
     }));
 }
 
+/// Closes the server side of node `i`'s subscribed connections; returns how many.
+fn kill_subscribers(cluster: &RedisCluster, i: usize) -> i64 {
+    cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&node_client(cluster, i))
+        .expect("CLIENT KILL TYPE pubsub")
+}
+
+/// Receives event kinds from `rx` into `seen` until `done` says so or `limit` passes.
+fn events_until(
+    rx: &std::sync::mpsc::Receiver<redis_client::MessageKind>,
+    seen: &mut Vec<redis_client::MessageKind>,
+    limit: Duration,
+    mut done: impl FnMut(&[redis_client::MessageKind]) -> bool,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    while !done(seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        if let Ok(kind) = rx.recv_timeout(left.min(Duration::from_millis(100))) {
+            seen.push(kind);
+        }
+    }
+    true
+}
+
+/// `ClusterPubSub::on_event` receives the session's events: a worker tells it about the
+/// reconnects of its node connections (CLIENT KILL), and direct reads hand it the
+/// `Reconnected` of shard channels moved with their slot, and PONGs, instead of returning them.
+#[test]
+fn cluster_pubsub_event_handler_is_told_about_reconnects_by_the_worker_and_by_reads() {
+    use redis_client::MessageKind;
+    let cluster = RedisCluster::start(3, 0);
+    let primaries = cluster.primaries();
+    let client = cluster_client(&cluster, Protocol::Resp2);
+    let count = |seen: &[MessageKind], kind| seen.iter().filter(|k| **k == kind).count();
+
+    // The worker: a channel and a shard channel, each with a handler, and an event handler.
+    let shard = format!(
+        "{{{}}}:worker",
+        tag_served_by(&cluster, "w", primaries[0], false)
+    );
+    let mut p = client.pubsub();
+    let (tx, messages) = std::sync::mpsc::channel::<String>();
+    let shard_tx = tx.clone();
+    p.subscribe_with_handler("news", move |m| {
+        let _ = tx.send(format!("news:{}", m.payload_str().unwrap_or("")));
+    })
+    .unwrap();
+    p.ssubscribe_with_handler(shard.as_str(), move |m| {
+        let _ = shard_tx.send(format!("shard:{}", m.payload_str().unwrap_or("")));
+    })
+    .unwrap();
+    let (event_tx, events) = std::sync::mpsc::channel::<MessageKind>();
+    p.on_event(move |m| {
+        let _ = event_tx.send(m.kind);
+    });
+    let worker = p.run_in_thread(Duration::from_millis(20), None).unwrap();
+    let mut seen = Vec::new();
+    assert!(
+        events_until(&events, &mut seen, CONVERGE, |seen| {
+            count(seen, MessageKind::Subscribe) == 1 && count(seen, MessageKind::SSubscribe) == 1
+        }),
+        "the confirmations reach the event handler: {seen:?}"
+    );
+    assert_eq!(count(&seen, MessageKind::Reconnected), 0, "{seen:?}");
+
+    // Both connections (the channel's and the shard channel's) are closed by their nodes.
+    let killed: i64 = primaries
+        .iter()
+        .map(|&i| kill_subscribers(&cluster, i))
+        .sum();
+    assert_eq!(killed, 2, "one connection per session");
+    assert!(
+        events_until(&events, &mut seen, CONVERGE, |seen| {
+            count(seen, MessageKind::Reconnected) == 2
+        }),
+        "each reconnect reaches the event handler: {seen:?}"
+    );
+    // Subscribed again: the handlers still get their messages.
+    let mut got = Vec::new();
+    let deadline = Instant::now() + CONVERGE;
+    while got.len() < 2 && Instant::now() < deadline {
+        let _ = client.publish("news", "after");
+        let _ = client.spublish(&shard, "after");
+        while let Ok(m) = messages.recv_timeout(Duration::from_millis(100)) {
+            if !got.contains(&m) {
+                got.push(m);
+            }
+        }
+    }
+    got.sort();
+    assert_eq!(got, ["news:after", "shard:after"]);
+    worker.stop().unwrap();
+
+    // Direct reads: the slot of a shard channel moves; the event handler, not the caller,
+    // hears that messages may have been lost. PONGs go to it too.
+    let moving = format!(
+        "{{{}}}:moving",
+        tag_served_by(&cluster, "m", primaries[1], false)
+    );
+    let mut p = client.pubsub();
+    p.ignore_subscribe_messages(true);
+    p.ssubscribe(moving.as_str()).unwrap();
+    let (event_tx, events) = std::sync::mpsc::channel::<MessageKind>();
+    p.on_event(move |m| {
+        let _ = event_tx.send(m.kind);
+    });
+    assert!(eventually(CONVERGE, || shard_subscribers(
+        &cluster,
+        primaries[1],
+        &moving
+    ) == 1));
+    p.ping().unwrap();
+    let mut seen = Vec::new();
+    let (read, _) = read_until(&mut p, CONVERGE, |_| {
+        while let Ok(kind) = events.try_recv() {
+            seen.push(kind);
+        }
+        seen.contains(&MessageKind::Pong)
+    });
+    assert!(read.is_empty(), "{read:?}");
+    assert_eq!(seen, [MessageKind::Pong]);
+    move_slot(
+        &cluster,
+        key_slot(moving.as_bytes()),
+        primaries[1],
+        primaries[2],
+        &[],
+    );
+    let (read, errors) = read_until(&mut p, CONVERGE, |_| {
+        while let Ok(kind) = events.try_recv() {
+            seen.push(kind);
+        }
+        seen.contains(&MessageKind::Reconnected)
+    });
+    assert_eq!(errors, 0);
+    assert!(read.is_empty(), "events are not returned: {read:?}");
+    // (A map refreshed before every node knew could move the channel twice.)
+    assert_eq!(seen[0], MessageKind::Pong, "{seen:?}");
+    assert!(
+        seen[1..].iter().all(|k| *k == MessageKind::Reconnected),
+        "{seen:?}"
+    );
+    assert!(eventually(CONVERGE, || shard_subscribers(
+        &cluster,
+        primaries[2],
+        &moving
+    ) == 1));
+    assert_eq!(client.spublish(&moving, "moved").unwrap(), 1);
+    let (read, _) = read_until(&mut p, CONVERGE, |seen| !seen.is_empty());
+    assert_eq!(
+        payloads_of(&read, MessageKind::SMessage),
+        [format!("{moving}=moved")]
+    );
+}
+
+/// Messages already on their way when the caller unsubscribes from a shard channel (or a
+/// channel) still reach its handler, not `get_message`: the handler goes only once the node
+/// confirms.
+#[test]
+fn cluster_pubsub_handlers_take_their_messages_until_the_unsubscribe_is_confirmed() {
+    use redis_client::MessageKind;
+    let cluster = RedisCluster::start(3, 0);
+    let primaries = cluster.primaries();
+    let shard = format!(
+        "{{{}}}:leaving",
+        tag_served_by(&cluster, "l", primaries[2], false)
+    );
+    for protocol in [Protocol::Resp2, Protocol::Resp3] {
+        let client = cluster_client(&cluster, protocol);
+        let mut p = client.pubsub();
+        let shard_handled = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&shard_handled);
+        p.ssubscribe_with_handler(shard.as_str(), move |m| {
+            assert_eq!(m.kind, MessageKind::SMessage);
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+        let handled = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&handled);
+        p.subscribe_with_handler("leaving", move |m| {
+            assert_eq!(m.kind, MessageKind::Message);
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+        // The node holding the channel's session.
+        let mut home = None;
+        assert!(eventually(CONVERGE, || {
+            home = primaries.iter().copied().find(|&i| {
+                let (_, n): (String, i64) = cmd("PUBSUB")
+                    .arg("NUMSUB")
+                    .arg("leaving")
+                    .query(&node_client(&cluster, i))
+                    .expect("PUBSUB NUMSUB");
+                n == 1
+            });
+            home.is_some() && shard_subscribers(&cluster, primaries[2], &shard) == 1
+        }));
+        let home = node_client(&cluster, home.expect("subscribed"));
+        // Nothing is read between publishing and unsubscribing: the nodes send these messages
+        // (published on the subscribers' own nodes) before they confirm the unsubscribes.
+        for i in 0..5 {
+            assert_eq!(client.spublish(shard.as_str(), i).unwrap(), 1);
+            assert_eq!(home.publish("leaving", i).unwrap(), 1);
+        }
+        p.sunsubscribe(shard.as_str()).unwrap();
+        p.unsubscribe("leaving").unwrap();
+        assert!(p.shard_channels().is_empty());
+        assert!(p.channels().is_empty());
+        let mut confirmed = Vec::new();
+        let (read, errors) = read_until(&mut p, CONVERGE, |seen| {
+            for m in seen {
+                assert!(m.kind.is_subscription_change(), "{m:?} reached the caller");
+            }
+            confirmed = seen
+                .iter()
+                .filter(|m| matches!(m.kind, MessageKind::SUnsubscribe | MessageKind::Unsubscribe))
+                .map(|m| m.kind)
+                .collect();
+            confirmed.len() == 2
+        });
+        assert_eq!(errors, 0);
+        assert_eq!(confirmed.len(), 2, "both unsubscribes confirmed: {read:?}");
+        assert_eq!(shard_handled.load(Ordering::SeqCst), 5);
+        assert_eq!(handled.load(Ordering::SeqCst), 5);
+        assert!(!p.is_subscribed());
+        assert_eq!(shard_subscribers(&cluster, primaries[2], &shard), 0);
+    }
+}
+
 #[test]
 fn cluster_splits_multi_key_commands_across_slots_only_when_asked() {
     let cluster = RedisCluster::start(3, 0);

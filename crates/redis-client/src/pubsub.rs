@@ -61,7 +61,7 @@ impl MessageKind {
     }
 
     /// Whether this is a published message (as opposed to an event of the session).
-    fn is_published(self) -> bool {
+    pub(crate) fn is_published(self) -> bool {
         matches!(
             self,
             MessageKind::Message | MessageKind::PMessage | MessageKind::SMessage
@@ -220,7 +220,7 @@ const HEALTH_CHECK: &str = "redis-client-health-check";
 /// passed (running their handlers, dropping hidden confirmations) before it returns `None`:
 /// a zero timeout handles a batch of what has arrived, and a stream of handled messages
 /// cannot keep a read (or a worker asked to stop) going.
-const PAST_DEADLINE_EVENTS: usize = 64;
+pub(crate) const PAST_DEADLINE_EVENTS: usize = 64;
 
 /// How long a reconnect may run before a read reports it as a connect timeout (the
 /// client's connect timeout instead, when it has a longer one). The reconnect goes on: this
@@ -1102,12 +1102,9 @@ impl PubSub {
 
     /// An event of the session: to the event handler, or to the caller.
     fn deliver(&mut self, message: Message) -> Event {
-        match self.on_event.as_mut() {
-            Some(handler) => {
-                handler(&message);
-                Event::Consumed
-            }
-            None => Event::Message(message),
+        match deliver_event(&mut self.on_event, message) {
+            Some(message) => Event::Message(message),
+            None => Event::Consumed,
         }
     }
 
@@ -1188,6 +1185,18 @@ impl PubSub {
             .flat_map(|set| set.wanted().filter(|(_, s)| s.handler.is_none()))
             .map(|(name, _)| name.clone())
             .collect()
+    }
+}
+
+/// Hands an event of a session to `on_event`, or gives it back for the caller when there is
+/// no event handler (also for the cluster's sessions).
+pub(crate) fn deliver_event(on_event: &mut Option<Handler>, message: Message) -> Option<Message> {
+    match on_event.as_mut() {
+        Some(handler) => {
+            handler(&message);
+            None
+        }
+        None => Some(message),
     }
 }
 

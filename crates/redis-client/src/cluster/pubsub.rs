@@ -14,8 +14,8 @@ use super::topology::NodeAddr;
 use super::{ClusterClient, Target, parse_redirect};
 use crate::error::Error;
 use crate::pubsub::{
-    ErrorHandler, Family, Handler, Listen, Message, MessageKind, PubSub, PubSubWorker, Subscriber,
-    ToArgsDyn, check_handled, names_of, spawn_worker,
+    ErrorHandler, Family, Handler, Listen, Message, MessageKind, PAST_DEADLINE_EVENTS, PubSub,
+    PubSubWorker, Subscriber, ToArgsDyn, check_handled, deliver_event, names_of, spawn_worker,
 };
 
 /// How long a read waits on one session before it looks at the others, when messages can
@@ -41,9 +41,11 @@ const IDLE: Duration = Duration::from_millis(100);
 /// subscriptions, or answers MOVED), when the slot map changes, or when a node fails, the
 /// channels concerned are subscribed again where their slot now lives, and a
 /// [`MessageKind::Reconnected`] event says that messages may have been lost meanwhile
-/// (publish/subscribe delivers at most once). A node that stops answering without closing
-/// its connections (a frozen process, a lost network) is noticed only with a health-check
-/// interval set on the client: an unanswered health-check PING counts as a lost connection.
+/// (publish/subscribe delivers at most once); [`ClusterPubSub::on_event`] hands such events
+/// to a handler instead, which is how a [`ClusterPubSub::run_in_thread`] worker reports them.
+/// A node that stops answering without closing its connections (a frozen process, a lost
+/// network) is noticed only with a health-check interval set on the client: an unanswered
+/// health-check PING counts as a lost connection.
 ///
 /// Reading waits on one node's connection at a time: with subscriptions on several nodes, a
 /// read waits at most 10 ms on one before it looks at the others (the standard library has
@@ -76,6 +78,8 @@ pub struct ClusterPubSub {
     /// Events made here, returned before anything else.
     pending: VecDeque<Message>,
     ignore_subscribe_messages: bool,
+    /// Where the events of every session go, when set (see [`ClusterPubSub::on_event`]).
+    on_event: Option<Handler>,
     /// The slot map generation the shard sessions were last checked against.
     checked_generation: u64,
     /// The session the next wait goes to.
@@ -92,8 +96,17 @@ struct ShardSession {
 enum Read {
     Message(Message),
     Nothing,
-    /// Sessions or subscriptions changed: look again.
+    /// Sessions or subscriptions changed, or an event was consumed here: look again.
     Changed,
+}
+
+/// What one round of [`ClusterPubSub::get_message`] gave.
+enum Step {
+    Message(Message),
+    /// Something was consumed or changed: another round may find more at once.
+    Again,
+    /// Nothing arrived in the time the round waited.
+    Nothing,
 }
 
 impl fmt::Debug for ClusterPubSub {
@@ -105,6 +118,7 @@ impl fmt::Debug for ClusterPubSub {
             .field("shard_channels", &self.shard_channels())
             .field("shard_nodes", &nodes)
             .field("ignore_subscribe_messages", &self.ignore_subscribe_messages)
+            .field("on_event", &self.on_event.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +134,7 @@ impl ClusterClient {
             homeless: Vec::new(),
             pending: VecDeque::new(),
             ignore_subscribe_messages: false,
+            on_event: None,
             checked_generation: self.map_generation(),
             turn: 0,
         }
@@ -130,6 +145,22 @@ impl ClusterPubSub {
     /// Hides the servers' (un)subscribe confirmations from [`ClusterPubSub::get_message`].
     pub fn ignore_subscribe_messages(&mut self, ignore: bool) -> &mut Self {
         self.ignore_subscribe_messages = ignore;
+        self
+    }
+
+    /// Hands the session's events to `handler` instead of returning them from
+    /// [`ClusterPubSub::get_message`], as [`PubSub::on_event`] does:
+    /// [`MessageKind::Reconnected`] (messages may have been lost: a node's connection was made
+    /// again, or shard channels moved to another node after a slot move or a failover), the
+    /// answers to [`ClusterPubSub::ping`], and the (un)subscribe confirmations unless
+    /// [`ClusterPubSub::ignore_subscribe_messages`] hides them. Published messages are not
+    /// events: they go to their channel's handler, or to the caller.
+    ///
+    /// One handler serves the events of every node's connection. This is how a
+    /// [`ClusterPubSub::run_in_thread`] worker, which drops whatever no handler takes, tells
+    /// its owner about reconnects.
+    pub fn on_event(&mut self, handler: impl FnMut(&Message) + Send + 'static) -> &mut Self {
+        self.on_event = Some(Box::new(handler));
         self
     }
 
@@ -183,6 +214,10 @@ impl ClusterPubSub {
     }
 
     /// Unsubscribes from channels; an empty list means every channel.
+    ///
+    /// The handlers stay until the server confirms, so that messages already on their way
+    /// still reach them (the same holds for [`ClusterPubSub::punsubscribe`] and
+    /// [`ClusterPubSub::sunsubscribe`]).
     pub fn unsubscribe(&mut self, channels: impl ToArgs) -> Result<(), Error> {
         self.remove_global(Family::Channel, &channels)
     }
@@ -193,6 +228,9 @@ impl ClusterPubSub {
     }
 
     /// Unsubscribes from shard channels; an empty list means every shard channel.
+    ///
+    /// Each node's handlers stay until that node confirms: messages it sent before the
+    /// confirmation still reach them. Channels waiting for a node are forgotten at once.
     pub fn sunsubscribe(&mut self, channels: impl ToArgs) -> Result<(), Error> {
         let names = names_of("SUNSUBSCRIBE", &channels).unwrap_or_default();
         if names.is_empty() {
@@ -217,11 +255,11 @@ impl ClusterPubSub {
             // One command per slot: the server refuses channels of several slots together.
             let mut by_slot: BTreeMap<u16, Vec<Bytes>> = BTreeMap::new();
             for name in mine {
-                session.pubsub.forget(Family::Shard, &name);
                 by_slot.entry(key_slot(&name)).or_default().push(name);
             }
-            // The subscriptions are forgotten even when a command cannot be sent: a
-            // reconnect will not make them again.
+            // The session keeps the handlers until the node confirms; the names are no longer
+            // subscribed for the caller even when a command cannot be sent (a reconnect does
+            // not make them again).
             for names in by_slot.into_values() {
                 if let Err(e) = session.pubsub.remove_names(Family::Shard, names) {
                     first_error.get_or_insert(e);
@@ -282,61 +320,73 @@ impl ClusterPubSub {
     /// The next message for the caller from any node, waiting up to `timeout`
     /// (`Duration::ZERO` never blocks).
     ///
-    /// Messages taken by handlers and confirmations hidden by
-    /// [`ClusterPubSub::ignore_subscribe_messages`] are consumed on the way, and moved or
-    /// lost subscriptions are made again (see [`ClusterPubSub`]). An error (a node that
-    /// cannot be reached) leaves the subscriptions recorded: the next call tries again.
+    /// Messages taken by handlers, events taken by [`ClusterPubSub::on_event`] and
+    /// confirmations hidden by [`ClusterPubSub::ignore_subscribe_messages`] are consumed on
+    /// the way (once the timeout has passed, at most 64 more of them, as
+    /// [`PubSub::get_message`] does), and moved or lost subscriptions are made again (see
+    /// [`ClusterPubSub`]). An error (a node that cannot be reached) leaves the subscriptions
+    /// recorded: the next call tries again.
     pub fn get_message(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
         let deadline = Instant::now().checked_add(timeout);
+        let mut past_deadline = 0;
         loop {
-            // Moved subscriptions are made again before the event saying so is returned.
-            self.check_homes();
-            self.rehome()?;
-            if let Some(message) = self.pending.pop_front() {
-                return Ok(Some(message));
-            }
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
-            let count = self.session_count();
-            if count == 0 {
-                if left.is_zero() {
+            let again = match self.step(left)? {
+                Step::Message(message) => return Ok(Some(message)),
+                Step::Again => true,
+                Step::Nothing => false,
+            };
+            if left.is_zero() || deadline.is_some_and(|d| Instant::now() >= d) {
+                past_deadline += 1;
+                if !again || past_deadline > PAST_DEADLINE_EVENTS {
                     return Ok(None);
                 }
-                std::thread::sleep(left.min(IDLE));
-                continue;
-            }
-            // First what already arrived anywhere, starting after the last node served.
-            let mut changed = false;
-            for k in 0..count {
-                let i = (self.turn + k) % count;
-                match self.read(i, Duration::ZERO)? {
-                    Read::Message(message) => {
-                        self.turn = i + 1;
-                        return Ok(Some(message));
-                    }
-                    Read::Nothing => {}
-                    Read::Changed => {
-                        changed = true;
-                        break;
-                    }
-                }
-            }
-            if changed {
-                continue;
-            }
-            if left.is_zero() {
-                return Ok(None);
-            }
-            // Then wait on one session, for a slice when others may receive meanwhile.
-            let wait = if count == 1 { left } else { left.min(SLICE) };
-            let i = self.turn % count;
-            self.turn = i + 1;
-            if let Read::Message(message) = self.read(i, wait)? {
-                return Ok(Some(message));
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(None);
             }
         }
+    }
+
+    /// One round of [`ClusterPubSub::get_message`], with `left` to wait.
+    fn step(&mut self, left: Duration) -> Result<Step, Error> {
+        // Moved subscriptions are made again before the event saying so is delivered.
+        self.check_homes();
+        self.rehome()?;
+        if let Some(message) = self.pending.pop_front() {
+            return Ok(match deliver_event(&mut self.on_event, message) {
+                Some(message) => Step::Message(message),
+                None => Step::Again,
+            });
+        }
+        let count = self.session_count();
+        if count == 0 {
+            if !left.is_zero() {
+                std::thread::sleep(left.min(IDLE));
+            }
+            return Ok(Step::Nothing);
+        }
+        // First what already arrived anywhere, starting after the last node served.
+        for k in 0..count {
+            let i = (self.turn + k) % count;
+            match self.read(i, Duration::ZERO)? {
+                Read::Message(message) => {
+                    self.turn = i + 1;
+                    return Ok(Step::Message(message));
+                }
+                Read::Nothing => {}
+                Read::Changed => return Ok(Step::Again),
+            }
+        }
+        if left.is_zero() {
+            return Ok(Step::Nothing);
+        }
+        // Then wait on one session, for a slice when others may receive meanwhile.
+        let wait = if count == 1 { left } else { left.min(SLICE) };
+        let i = self.turn % count;
+        self.turn = i + 1;
+        Ok(match self.read(i, wait)? {
+            Read::Message(message) => Step::Message(message),
+            Read::Changed => Step::Again,
+            Read::Nothing => Step::Nothing,
+        })
     }
 
     /// Messages as an iterator that waits for each; it ends when nothing is subscribed any
@@ -348,7 +398,9 @@ impl ClusterPubSub {
     /// Moves the session to a worker thread that reads messages and runs their handlers
     /// until [`PubSubWorker::stop`], as [`PubSub::run_in_thread`] does: every subscription
     /// needs a handler, and errors go to `on_error` (the worker keeps going) or end the
-    /// worker when there is none.
+    /// worker when there is none. Events ([`MessageKind::Reconnected`]: messages may have
+    /// been lost; confirmations; PONGs) go to the handler set with
+    /// [`ClusterPubSub::on_event`]; without one, the worker drops them.
     pub fn run_in_thread(
         mut self,
         poll: Duration,
@@ -475,7 +527,14 @@ impl ClusterPubSub {
         if self.ignore_subscribe_messages && message.kind.is_subscription_change() {
             return Read::Changed;
         }
-        Read::Message(message)
+        if message.kind.is_published() {
+            // Published messages no handler took: for the caller.
+            return Read::Message(message);
+        }
+        match deliver_event(&mut self.on_event, message) {
+            Some(message) => Read::Message(message),
+            None => Read::Changed,
+        }
     }
 
     /// Shard session `i` failed: a MOVED moves the channels of that slot, anything else
