@@ -590,3 +590,69 @@ fn scan_cursors_round_trip_as_unsigned_64_bit() {
     let cursors = server.join().unwrap();
     assert_eq!(cursors.len(), 3);
 }
+
+/// On a one-server client the scan iterators take a connection per page and hold none between
+/// pages, so a loop that sends commands through the same client works with a pool of one
+/// connection (with a connection held by the iterator, each DEL would wait for the pool and
+/// time out).
+#[test]
+fn a_one_server_scan_holds_no_connection_so_a_loop_may_use_the_client() {
+    let server = RedisServer::start();
+    let c = server
+        .client_builder()
+        .max_connections(1)
+        .pool_timeout(Some(Duration::from_secs(2)))
+        .build();
+    let mut pipe = c.pipeline();
+    pipe.transaction(false);
+    for i in 0..300 {
+        pipe.set(format!("del:{i}"), i);
+    }
+    for i in 0..50 {
+        pipe.set(format!("keep:{i}"), i);
+    }
+    let fields: Vec<(String, i64)> = (0..200).map(|i| (format!("f{i}"), i)).collect();
+    pipe.hset("h", fields);
+    pipe.execute().unwrap();
+    c.config_resetstat().unwrap();
+
+    let scan = c.scan_iter::<String>(ScanOptions::new().pattern("del:*").count(10));
+    assert!(!scan.client().is_pinned());
+    let mut deleted = 0;
+    for (i, key) in scan.enumerate() {
+        assert!(i < 10_000, "bounded");
+        assert_eq!(
+            c.pool().stats().in_use,
+            0,
+            "no connection held between pages"
+        );
+        deleted += c.del(key.unwrap()).unwrap();
+    }
+    assert_eq!(deleted, 300);
+    assert_eq!(c.dbsize().unwrap(), 51);
+    let stats: String = cmd("INFO").arg("commandstats").query(&c).unwrap();
+    let calls: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_scan:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(calls > 5, "many pages, each a checkout: {calls}");
+
+    let mut removed = 0;
+    for (i, pair) in c
+        .hscan_iter::<String, i64>("h", HscanOptions::new().count(10))
+        .enumerate()
+    {
+        assert!(i < 10_000, "bounded");
+        let (field, _) = pair.unwrap();
+        removed += c.hdel("h", field).unwrap();
+    }
+    assert_eq!(removed, 200);
+    let stats = c.pool().stats();
+    assert_eq!(
+        (stats.in_use, stats.created, stats.timeouts),
+        (0, 1, 0),
+        "{stats:?}"
+    );
+}

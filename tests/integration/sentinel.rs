@@ -6,7 +6,7 @@
 //! replaced master keeps claiming the role for about ten more seconds until Sentinel demotes
 //! it; every wait here is bounded and polls instead of sleeping a fixed time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 use redis_client::conn::{ConnectionConfig, TlsConfig};
 use redis_client::ext::sentinel::{NodeAddr, Sentinel, SentinelError, SentinelOptions};
 use redis_client::replies::Role;
-use redis_client::{Client, Commands, Error, Protocol, ServerErrorKind};
+use redis_client::{
+    Client, Commands, Error, HscanOptions, PipelineCommands, Protocol, ScanOptions,
+    ServerErrorKind, SscanOptions, ZscanOptions,
+};
 use resp_proto::Value;
 use tests::{
     Direction, FaultProxy, RawConnection, RedisServer, SentinelGroup, TlsCerts, TlsServerExt,
@@ -1454,4 +1457,155 @@ fn a_config_epoch_reset_by_the_sentinels_is_followed() {
     for _ in 0..5 {
         assert_eq!(served_by(&client).expect("INFO"), first.port());
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scans on a replica client.
+
+/// How many SCAN commands the server at `addr` ran since its last `CONFIG RESETSTAT`.
+fn scan_calls(addr: SocketAddr) -> u64 {
+    info_field(addr, "commandstats", "cmdstat_scan")
+        .and_then(|stats| {
+            stats
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("calls="))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Finding: a replica client's `scan_iter` ran each page as its own checkout, so pages could
+/// reach different replicas, where the cursor means nothing (each process has its own hash
+/// seed): keys were missed or repeated. Now the iterator keeps one connection from its first
+/// page until it is dropped. Between pages the test takes two of the pool's connections at
+/// once and gives them back in an order that puts a connection to the other replica on top
+/// of the (LIFO) pool: with a checkout per page, every other page would go to the other
+/// replica.
+#[test]
+fn a_replica_client_scans_on_one_replica() {
+    const NAME: &str = "mscan";
+    const KEYS: usize = 300;
+    let group = SentinelGroup::builder(NAME)
+        .replicas(2)
+        .sentinels(1)
+        .start();
+    let sentinel = Sentinel::new(group.sentinel_addrs()).expect("a Sentinel list");
+    let master = Client::sentinel_master(&sentinel, NAME, &data_config("scan-m"));
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("k:{i}")).collect();
+    let mut pipe = master.pipeline();
+    pipe.transaction(false);
+    for key in &keys {
+        pipe.set(key, 1);
+    }
+    let members: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    pipe.sadd("s", &members);
+    pipe.execute().expect("the keys, on the master");
+    let replica_addrs: Vec<SocketAddr> = group.replicas().iter().map(RedisServer::addr).collect();
+    assert!(
+        eventually(Duration::from_secs(10), || replica_addrs
+            .iter()
+            .all(|&addr| existing(addr, &keys) == KEYS)),
+        "the replicas never got every key"
+    );
+
+    // The master client does not pin: each page is a checkout.
+    let mut on_master = master.scan_iter::<String>(ScanOptions::new().pattern("k:*").count(10));
+    assert!(!on_master.client().is_pinned());
+    assert!(on_master.next().expect("a key").is_ok());
+    assert_eq!(
+        master.pool().stats().in_use,
+        0,
+        "no connection between pages"
+    );
+    drop(on_master);
+
+    let replicas = Client::sentinel_replica(&sentinel, NAME, &data_config("scan-r"));
+    for addr in &replica_addrs {
+        assert!(matches!(
+            ask(*addr, &["CONFIG", "RESETSTAT"]),
+            Some(Value::SimpleString(_))
+        ));
+    }
+    let mut scan = replicas.scan_iter::<String>(ScanOptions::new().pattern("k:*").count(10));
+    assert!(scan.client().is_pinned());
+    assert_eq!(
+        replicas.pool().stats().in_use,
+        0,
+        "nothing taken before the first page"
+    );
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut last_cursor = scan.cursor();
+    let mut pages = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0.. {
+        assert!(i <= 10 * KEYS && Instant::now() < deadline, "bounded");
+        let Some(key) = scan.next() else { break };
+        *seen.entry(key.expect("a key")).or_default() += 1;
+        assert_eq!(
+            replicas.pool().stats().in_use,
+            1,
+            "the scan holds one connection"
+        );
+        if scan.cursor() != last_cursor {
+            // A page came: other commands take two connections (to both replicas) and give
+            // them back, the one taken second on top (the pool is LIFO), so that with a
+            // checkout per page the next page would go to the other replica.
+            last_cursor = scan.cursor();
+            pages += 1;
+            let first = replicas.pool().get().expect("a connection");
+            let second = replicas.pool().get().expect("another connection");
+            drop(first);
+            drop(second);
+        }
+    }
+    assert!(pages >= 5, "many pages: {pages}");
+    assert_eq!(seen.len(), KEYS, "every key");
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "each key once: {:?}",
+        seen.iter().filter(|(_, n)| **n != 1).collect::<Vec<_>>()
+    );
+    let calls: Vec<u64> = replica_addrs.iter().map(|&addr| scan_calls(addr)).collect();
+    assert!(
+        calls.iter().filter(|&&n| n > 0).count() == 1 && calls.iter().sum::<u64>() >= pages,
+        "every page on one replica: SCAN calls per replica {calls:?}"
+    );
+    assert_eq!(
+        replicas.pool().stats().in_use,
+        1,
+        "held until the iterator is dropped"
+    );
+    drop(scan);
+    let stats = replicas.pool().stats();
+    assert_eq!(stats.in_use, 0, "{stats:?}");
+    assert_eq!(
+        (stats.closed_dirty, stats.closed_broken),
+        (0, 0),
+        "given back clean: {stats:?}"
+    );
+    assert_eq!(stats.idle as u64, stats.created, "{stats:?}");
+
+    // The other scans pin too, and a scan dropped early gives its connection back.
+    let set: BTreeSet<String> = replicas
+        .sscan_iter("s", SscanOptions::new().count(10))
+        .collect::<Result<_, _>>()
+        .expect("SSCAN");
+    assert_eq!(set.len(), 200);
+    assert!(
+        replicas
+            .hscan_iter::<String, String>("h", HscanOptions::new())
+            .client()
+            .is_pinned()
+    );
+    assert!(
+        replicas
+            .zscan_iter::<String>("z", ZscanOptions::new())
+            .client()
+            .is_pinned()
+    );
+    let mut early = replicas.scan_iter::<String>(ScanOptions::new().count(10));
+    assert!(early.next().expect("a key").is_ok());
+    assert_eq!(replicas.pool().stats().in_use, 1);
+    drop(early);
+    assert_eq!(replicas.pool().stats().in_use, 0);
 }

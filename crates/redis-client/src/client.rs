@@ -38,6 +38,10 @@ pub struct Client {
     clear_on_readonly: bool,
     /// The connection single commands share, with [`ClientBuilder::multiplex`].
     shared: Option<Arc<SharedConnection>>,
+    /// Whether the pool's connections may go to different servers (set by
+    /// [`Client::sentinel_replica`]): a scan iterator then keeps one connection for the whole
+    /// scan (`scan.rs`), since a cursor means something only to the server that returned it.
+    several_servers: bool,
 }
 
 /// Whether a command changes the state of the connection it runs on
@@ -62,6 +66,7 @@ impl Client {
             pool: Pool::new(config, options),
             clear_on_readonly: false,
             shared: None,
+            several_servers: false,
         })
     }
 
@@ -94,6 +99,7 @@ impl Client {
             pool,
             clear_on_readonly: false,
             shared: None,
+            several_servers: false,
         }
     }
 
@@ -203,12 +209,25 @@ impl Client {
 
     /// A client for the replicas of the master Sentinel monitors as `name`, round robin, with
     /// the master as the fallback; `config` as for [`Client::sentinel_master`].
+    ///
+    /// Its connections can go to different replicas, so its scan iterators
+    /// ([`Client::scan_iter`] and the others) keep one connection, and so one replica, from
+    /// the first page to the last.
     pub fn sentinel_replica(
         sentinel: &redis_ext::sentinel::Sentinel,
         name: &str,
         config: &ConnectionConfig,
     ) -> Client {
-        Client::from_pool(sentinel.replica_for(name, config)).clear_pool_on_readonly(true)
+        let mut client =
+            Client::from_pool(sentinel.replica_for(name, config)).clear_pool_on_readonly(true);
+        client.several_servers = true;
+        client
+    }
+
+    /// Whether the pool's connections may go to different servers (a Sentinel replica
+    /// client), so that a scan must keep one connection.
+    pub(crate) fn reaches_several_servers(&self) -> bool {
+        self.several_servers
     }
 }
 
@@ -271,7 +290,9 @@ pub(crate) fn check(cmd: &Cmd) -> Result<(), Error> {
     Ok(())
 }
 
-fn run_on(conn: &mut PooledConnection, cmd: &Cmd) -> Result<Value, Error> {
+/// Runs a command on a checked-out connection, marking it dirty when the command changes its
+/// state.
+pub(crate) fn run_on(conn: &mut PooledConnection, cmd: &Cmd) -> Result<Value, Error> {
     if changes_state(cmd) {
         conn.mark_dirty();
     }
@@ -601,6 +622,7 @@ impl ClientBuilder {
             clear_on_readonly: false,
             pool: Pool::new(config, self.options),
             shared,
+            several_servers: false,
         }
     }
 }

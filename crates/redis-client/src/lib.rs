@@ -60,6 +60,7 @@ mod helpers;
 mod monitor;
 mod pipeline;
 mod pubsub;
+mod scan;
 
 pub use crate::client::{Client, ClientBuilder, DedicatedConnection};
 pub use crate::cluster::{ClusterClient, ClusterClientBuilder, ClusterError, key_slot};
@@ -70,6 +71,7 @@ pub use crate::pipeline::{Pipeline, RetryPolicy, WatchedPipeline};
 pub use crate::pubsub::{
     ErrorHandler, Handler, Listen, Message, MessageKind, PubSub, PubSubWorker,
 };
+pub use crate::scan::ScanConnection;
 /// The byte-string type of replies and messages (from the `bytes` crate).
 pub use bytes::Bytes;
 pub use redis_commands::{

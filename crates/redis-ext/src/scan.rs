@@ -136,18 +136,20 @@ impl<C: Commands + ?Sized, T: FromReply> Iterator for ScanIter<'_, C, T> {
 /// servers**, a replica pool above all (`Client::sentinel_replica`: each new connection
 /// goes to the next replica), consecutive pages can reach different servers, and the scan
 /// **silently misses or repeats items**; a Sentinel master client that follows a failover
-/// in the middle of a scan has the same problem. For those clients, scan on one connection:
-/// take one from the pool for the scan and let the iterator own it with the `into_*`
-/// methods, so that every page goes to the same server and the connection goes back (a
-/// dedicated connection is closed) when the iterator is dropped:
+/// in the middle of a scan has the same problem. `redis_client::Client` has scan methods of
+/// its own that keep one connection for the whole scan on a `Client::sentinel_replica`
+/// client. Elsewhere, scan on one connection: take one from the pool for the scan and let
+/// the iterator own it with the `into_*` methods, so that every page goes to the same server
+/// and the connection goes back (a dedicated connection is closed) when the iterator is
+/// dropped:
 ///
 /// ```no_run
 /// # fn demo<C: redis_commands::Commands>(connection: C) -> Result<(), C::Error> {
 /// use redis_commands::options::ScanOptions;
 /// use redis_ext::ScanExt;
 ///
-/// // `connection`: one connection of the pool, such as `replicas.get_connection()?` for a
-/// // `redis_client::Client` made by `Client::sentinel_replica`.
+/// // `connection`: one connection of the pool, such as `client.get_connection()?` for a
+/// // `redis_client::Client` made with `Client::from_pool` over a replica pool.
 /// for key in connection.into_scan_iter::<String>(ScanOptions::new().count(500)) {
 ///     println!("{}", key?);
 /// }
