@@ -33,8 +33,9 @@
 //!   yardstick issue 5 names for both sizes.
 //! * `pubsub-delivery`: 100,000 messages of 16 bytes published by `redis-benchmark -P 1000
 //!   PUBLISH` (one publisher, faster than any subscriber), received by one subscriber: this
-//!   client's `PubSub::get_message`, redis-rs `PubSub::get_message`. The time is until the
-//!   subscriber has them all.
+//!   client's `PubSub::get_message`, redis-rs `PubSub::get_message`, and as a reference the
+//!   fastest subscriber there can be (`raw-socket-floor`: a socket whose reads are counted in
+//!   bytes, never parsed). The time is until the subscriber has them all.
 //!
 //! Run: `cargo bench -p redis-bench --bench client` (about 2.5 minutes), or
 //! `crates/redis-bench/run-client.sh` for three runs and the tables of `docs/benchmarks.md`.
@@ -454,6 +455,35 @@ fn publish_all(server: &Server, channel: &str, n: u64) {
     assert!(status.success(), "redis-benchmark PUBLISH failed");
 }
 
+/// The fastest subscriber there can be, as a reference: a socket subscribed to `channel` whose
+/// reads are counted in bytes (every message to it has the same length: a 16-byte payload
+/// on one channel) and never parsed. Returns the socket and the length of one message.
+fn raw_subscriber(server: &Server, channel: &str) -> (std::net::TcpStream, u64) {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+    socket.set_nodelay(true).expect("nodelay");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut request = Vec::new();
+    resp_proto::encode_command(&mut request, ["SUBSCRIBE", channel]);
+    socket.write_all(&request).expect("SUBSCRIBE");
+    let confirmation = format!(
+        "*3\r\n$9\r\nsubscribe\r\n${}\r\n{channel}\r\n:1\r\n",
+        channel.len()
+    );
+    let mut got = vec![0u8; confirmation.len()];
+    socket.read_exact(&mut got).expect("subscribe confirmation");
+    assert_eq!(got, confirmation.as_bytes(), "unexpected confirmation");
+    let message = format!(
+        "*3\r\n$7\r\nmessage\r\n${}\r\n{channel}\r\n${}\r\n",
+        channel.len(),
+        VALUE_16.len()
+    );
+    let message_len = (message.len() + VALUE_16.len() + 2) as u64;
+    (socket, message_len)
+}
+
 /// Pub/sub: messages per second delivered to one subscriber from one publisher.
 fn pubsub(c: &mut Criterion, server: &Server) {
     let publisher = Client::open(&server.url()).expect("client");
@@ -481,6 +511,27 @@ fn pubsub(c: &mut Criterion, server: &Server) {
                         panic!("messages stopped arriving after {got}");
                     }
                 }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("raw-socket-floor", |b| {
+        let (mut socket, message_len) = raw_subscriber(server, "bench-floor");
+        let mut buf = vec![0u8; 64 * 1024];
+        b.iter_custom(|iters| {
+            let n = iters * PUBSUB_BATCH;
+            let want = n * message_len;
+            std::thread::scope(|scope| {
+                let start = Instant::now();
+                scope.spawn(|| publish_all(server, "bench-floor", n));
+                let mut got = 0u64;
+                while got < want {
+                    match std::io::Read::read(&mut socket, &mut buf) {
+                        Ok(0) | Err(_) => panic!("messages stopped arriving after {got} bytes"),
+                        Ok(read) => got += read as u64,
+                    }
+                }
+                assert_eq!(got, want, "bytes that are not the messages arrived");
                 start.elapsed()
             })
         });

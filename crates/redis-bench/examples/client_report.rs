@@ -157,7 +157,14 @@ const WORKLOADS: &[Workload] = &[
         title: "Pub/sub: 100,000 messages of 16 bytes to one subscriber (publisher: `redis-benchmark -P 1000 PUBLISH`)",
         batch: 100_000,
         ours: &[("ours", "ours, `PubSub::get_message`")],
-        peers: &[("redis-rs", "redis-rs `PubSub::get_message`", Some(1.5))],
+        peers: &[
+            ("redis-rs", "redis-rs `PubSub::get_message`", Some(1.5)),
+            (
+                "raw-socket-floor",
+                "reference: a raw socket whose reads are counted, never parsed (the fastest subscriber possible)",
+                None,
+            ),
+        ],
     },
 ];
 
