@@ -37,6 +37,11 @@
 //!   fastest subscriber there can be (`raw-socket-floor`: a socket whose reads are counted in
 //!   bytes, never parsed). The time is until the subscriber has them all.
 //!
+//! `w2-get`, `w3-pipeline-100`, `w5-lrange-1000` and `pubsub-delivery` also measure, as a
+//! reference, the fastest client there can be (`raw-socket-floor`): the request encoded once
+//! and written on a raw socket, the reply's bytes read back and counted, never parsed. What it
+//! reaches is the pace the server and the machine set; no client can go faster.
+//!
 //! Run: `cargo bench -p redis-bench --bench client` (about 2.5 minutes), or
 //! `crates/redis-bench/run-client.sh` for three runs and the tables of `docs/benchmarks.md`.
 
@@ -105,6 +110,81 @@ fn redis_rs_connection(server: &Server) -> redis::Connection {
     redis::Client::open(server.url())
         .and_then(|c| c.get_connection())
         .expect("redis-rs connection")
+}
+
+/// The fastest client there can be for one request, as a reference: the request, encoded once,
+/// written on a raw socket, and its replies' bytes read back, counted, never parsed. Their
+/// length is learned once, by decoding the first answer.
+struct RawClient {
+    socket: std::net::TcpStream,
+    request: Vec<u8>,
+    reply_len: usize,
+    buf: Vec<u8>,
+}
+
+impl RawClient {
+    /// `request` holds `replies` commands (a pipeline holds several).
+    fn new(server: &Server, request: Vec<u8>, replies: usize) -> Self {
+        let socket = std::net::TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+        socket.set_nodelay(true).expect("nodelay");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut raw = RawClient {
+            socket,
+            request,
+            reply_len: 0,
+            buf: vec![0u8; 64 * 1024],
+        };
+        std::io::Write::write_all(&mut raw.socket, &raw.request).expect("write");
+        let mut received = bytes::BytesMut::new();
+        let mut decoder = resp_proto::Decoder::new();
+        let mut decoded = 0;
+        while decoded < replies {
+            match decoder.decode(&mut received).expect("a valid reply") {
+                Some(value) => {
+                    assert!(value.as_error().is_none(), "the reference request failed");
+                    decoded += 1;
+                }
+                None => {
+                    let n = std::io::Read::read(&mut raw.socket, &mut raw.buf).expect("read");
+                    assert!(n > 0, "the server closed the connection");
+                    raw.reply_len += n;
+                    received.extend_from_slice(&raw.buf[..n]);
+                }
+            }
+        }
+        assert!(received.is_empty(), "more bytes than the replies");
+        raw
+    }
+
+    /// One round trip: the request written, the replies' bytes read.
+    fn round_trip(&mut self) {
+        std::io::Write::write_all(&mut self.socket, &self.request).expect("write");
+        let mut got = 0;
+        while got < self.reply_len {
+            let n = std::io::Read::read(&mut self.socket, &mut self.buf).expect("read");
+            assert!(n > 0, "the server closed the connection");
+            got += n;
+        }
+        assert_eq!(got, self.reply_len, "replies of another length");
+    }
+}
+
+/// A `raw-socket-floor` benchmark in `group`: `batch` round trips of `raw` per iteration.
+fn raw_floor(group: &mut BenchmarkGroup<'_, WallTime>, mut raw: RawClient, batch: u64) {
+    group.bench_function("raw-socket-floor", |b| {
+        b.iter_custom(|iters| timed(iters, batch, || raw.round_trip()));
+    });
+}
+
+/// Encodes commands back to back.
+fn encoded(commands: &[&[&[u8]]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for command in commands {
+        resp_proto::encode_command(&mut out, command.iter().copied());
+    }
+    out
 }
 
 /// W2: sequential SETs, then GETs, of a 16-byte value on one connection.
@@ -191,6 +271,8 @@ fn w2(c: &mut Criterion, server: &Server) {
             })
         });
     });
+    let get = encoded(&[&[b"GET", KEY.as_bytes()]]);
+    raw_floor(&mut group, RawClient::new(server, get, 1), W2_BATCH);
     group.bench_function("redis-benchmark", |b| {
         b.iter_custom(|iters| {
             let args = ["-c", "1", "-P", "1", "-d", "16", "-t", "get"];
@@ -369,6 +451,8 @@ fn w5(c: &mut Criterion, server: &Server) {
             })
         });
     });
+    let lrange = encoded(&[&[b"LRANGE", LIST.as_bytes(), b"0", b"999"]]);
+    raw_floor(&mut group, RawClient::new(server, lrange, 1), LRANGE_BATCH);
     group.bench_function("redis-benchmark", |b| {
         b.iter_custom(|iters| {
             let args = ["-c", "1", "-P", "1", "LRANGE", LIST, "0", "999"];
@@ -428,6 +512,15 @@ fn w3(c: &mut Criterion, server: &Server) {
                 redis_benchmark_time(server, iters * W3_BATCH, &args, "SET")
             });
         });
+        if size == 100 {
+            let set: &[&[u8]] = &[b"SET", KEY.as_bytes(), &VALUE_16[..]];
+            let batch = encoded(&vec![set; size as usize]);
+            raw_floor(
+                &mut group,
+                RawClient::new(server, batch, size as usize),
+                W3_BATCH / size,
+            );
+        }
         if size > 100 {
             // The yardstick for every pipeline size: redis-benchmark with -P 100.
             group.bench_function("redis-benchmark-P100", |b| {

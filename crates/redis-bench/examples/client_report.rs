@@ -53,6 +53,11 @@ const WORKLOADS: &[Workload] = &[
                 "`redis-benchmark -c 1 -P 1 -d 16 -t get`",
                 Some(1.0),
             ),
+            (
+                "raw-socket-floor",
+                "reference: a raw socket writing the request encoded once and counting the reply's bytes, never parsed (the fastest client possible)",
+                None,
+            ),
         ],
     },
     Workload {
@@ -117,6 +122,11 @@ const WORKLOADS: &[Workload] = &[
                 "`redis-benchmark -c 1 -P 1 LRANGE mylist 0 999`",
                 Some(1.1),
             ),
+            (
+                "raw-socket-floor",
+                "reference: a raw socket writing the request encoded once and counting the reply's bytes, never parsed (the fastest client possible)",
+                None,
+            ),
         ],
     },
     Workload {
@@ -130,6 +140,11 @@ const WORKLOADS: &[Workload] = &[
                 "redis-benchmark",
                 "`redis-benchmark -c 1 -P 100 -d 16 -t set`",
                 Some(1.1),
+            ),
+            (
+                "raw-socket-floor",
+                "reference: a raw socket writing the request encoded once and counting the reply's bytes, never parsed (the fastest client possible)",
+                None,
             ),
         ],
     },
