@@ -437,3 +437,151 @@ fn a_readonly_rejection_in_a_watched_transaction_clears_the_pool() {
     assert_eq!((after.idle, after.in_use), (0, 0), "{after:?}");
     assert_eq!(closed(after) - closed(before), 3, "{after:?}");
 }
+
+/// A pool of one connection for `server`, so the next request reuses (or replaces) the
+/// connection the previous one had.
+fn single(server: &RedisServer) -> Client {
+    server.client_builder().max_connections(1).build()
+}
+
+/// A watched transaction that fails before EXEC (its command run first fails) leaves the
+/// keys watched on its connection: that connection must not serve the next request, whose
+/// transaction would otherwise fail with a conflict it never had (RELIABILITY 13).
+#[test]
+fn a_watched_transaction_failing_before_exec_does_not_pool_its_watch() {
+    let server = RedisServer::start();
+    let c = single(&server);
+    let other = client(&server);
+    let mut pipe = c.watch("watched").unwrap();
+    pipe.multi()
+        .run_first(cmd("SCRIPT").arg("LOAD").arg("this is not lua").clone())
+        .incr("n");
+    let err = pipe.execute().unwrap_err();
+    assert_eq!(err.server_kind(), Some(ServerErrorKind::Err), "{err}");
+    // Someone writes the key the failed transaction watched.
+    other.set("watched", 1).unwrap();
+    // The next transaction on the pool runs: no stale watch on its connection.
+    let (n,): (i64,) = c.pipeline().incr("n").query().unwrap();
+    assert_eq!(n, 1);
+}
+
+/// Commands run at once on a watched pipeline go through the same state check as a pooled
+/// client's: a SELECT there has the connection closed afterwards, not pooled in database 1.
+/// MULTI, EXEC and DISCARD cannot be run that way.
+#[test]
+fn state_changing_commands_on_a_watched_pipeline_do_not_leak_into_the_pool() {
+    let server = RedisServer::start();
+    let c = single(&server);
+    let mut pipe = c.watch("k").unwrap();
+    for name in ["MULTI", "exec", "DISCARD"] {
+        match pipe.run_cmd(&cmd(name)) {
+            Err(Error::InvalidRequest(why)) => assert!(why.contains("multi()"), "{why}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    pipe.run_cmd(cmd("SELECT").arg(1)).unwrap();
+    pipe.multi().set("in-db-1", 1);
+    pipe.execute().unwrap();
+    // The next command runs on a fresh connection, in database 0.
+    c.set("in-db-0", 1).unwrap();
+    let raw = server.client_builder().db(1).build();
+    assert_eq!(raw.exists("in-db-0").unwrap(), 0);
+    assert_eq!(raw.exists("in-db-1").unwrap(), 1);
+    assert_eq!(c.exists("in-db-0").unwrap(), 1);
+}
+
+/// A command run first goes through the state check too: a SELECT there is for that
+/// pipeline only.
+#[test]
+fn a_select_run_first_does_not_leak_into_the_pool() {
+    let server = RedisServer::start();
+    let c = single(&server);
+    c.pipeline()
+        .transaction(false)
+        .run_first(cmd("SELECT").arg(2).clone())
+        .set("in-db-2", 1)
+        .query::<()>()
+        .unwrap();
+    c.set("in-db-0", 1).unwrap();
+    let db2 = server.client_builder().db(2).build();
+    assert_eq!(db2.exists("in-db-2").unwrap(), 1);
+    assert_eq!(db2.exists("in-db-0").unwrap(), 0);
+}
+
+/// When the server refuses MULTI (here an ACL user without the transaction commands), it
+/// runs each command on its own: the error says so, rather than reading as "nothing ran".
+#[test]
+fn a_refused_multi_says_the_commands_ran_outside_a_transaction() {
+    let server = RedisServer::start();
+    let admin = client(&server);
+    let _: String = cmd("ACL")
+        .args([
+            "SETUSER",
+            "no-tx",
+            "on",
+            ">secret",
+            "~*",
+            "&*",
+            "+@all",
+            "-@transaction",
+        ])
+        .query(&admin)
+        .unwrap();
+    let c = server
+        .client_builder()
+        .username("no-tx")
+        .password("secret")
+        .build();
+    let err = c
+        .pipeline()
+        .incr("n")
+        .incr("n")
+        .query::<(i64, i64)>()
+        .unwrap_err();
+    match &err {
+        Error::MultiRefused { error } => assert_eq!(error.kind(), ServerErrorKind::NoPerm),
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.is_retryable());
+    // The increments did run, one by one.
+    assert_eq!(admin.get::<i64>("n").unwrap(), 2);
+}
+
+/// Commands after which replies no longer come one per command cannot go in a pipeline:
+/// refused before anything is sent.
+#[test]
+fn commands_that_change_the_reply_count_are_refused_in_a_batch() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let refused = [
+        cmd("SUBSCRIBE").arg("ch").clone(),
+        cmd("psubscribe").arg("p*").clone(),
+        cmd("UNSUBSCRIBE"),
+        cmd("MONITOR"),
+        cmd("CLIENT").arg("REPLY").arg("SKIP").clone(),
+    ];
+    for command in refused {
+        for transaction in [false, true] {
+            let mut pipe = c.pipeline();
+            pipe.transaction(transaction)
+                .set("before", 1)
+                .add(command.clone())
+                .incr("after");
+            match pipe.execute() {
+                Err(Error::InvalidRequest(why)) => assert!(why.contains("replies"), "{why}"),
+                other => panic!("{command:?}: {other:?}"),
+            }
+            let mut first = c.pipeline();
+            first.run_first(command.clone()).incr("after");
+            assert!(matches!(first.execute(), Err(Error::InvalidRequest(_))));
+        }
+    }
+    assert_eq!(c.exists("before").unwrap(), 0, "nothing was sent");
+    // Other CLIENT subcommands still go (and make the connection dirty).
+    let (name,): (Option<String>,) = c
+        .pipeline()
+        .add(cmd("CLIENT").arg("GETNAME").clone())
+        .query()
+        .unwrap();
+    assert_eq!(name, None);
+}

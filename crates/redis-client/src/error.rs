@@ -69,6 +69,16 @@ pub enum Error {
         /// Each rejected command: its position, its name, and the server's reason.
         rejected: Vec<(usize, String, ServerError)>,
     },
+    /// The server refused `MULTI` (an ACL without the transaction commands, say), so it ran
+    /// each command of the transaction on its own as it came, not atomically: some may have
+    /// run. Do not retry the transaction as if nothing had happened.
+    #[error(
+        "the server refused MULTI ({error}); the commands ran one by one, outside a transaction"
+    )]
+    MultiRefused {
+        /// The server's answer to MULTI.
+        error: ServerError,
+    },
     /// A watched key changed before `EXEC`, so the transaction did not run (redis-py's
     /// `WatchError`). Retry it.
     #[error("a watched key changed; the transaction did not run")]
@@ -155,7 +165,10 @@ impl Error {
     /// The server error, when the server answered with one.
     pub fn server_error(&self) -> Option<&ServerError> {
         match self {
-            Error::Server(e) | Error::Auth(e) | Error::Pipeline { error: e, .. } => Some(e),
+            Error::Server(e)
+            | Error::Auth(e)
+            | Error::Pipeline { error: e, .. }
+            | Error::MultiRefused { error: e } => Some(e),
             _ => None,
         }
     }

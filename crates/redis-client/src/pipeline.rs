@@ -150,7 +150,7 @@ impl Pipeline {
     /// connection is closed; which commands ran is unknown), a transaction the server discarded
     /// ([`Error::ExecAbort`]), or a watched key that changed ([`Error::WatchConflict`]).
     pub fn execute(&self) -> Result<Vec<Result<Value, Error>>, Error> {
-        self.batch.validate()?;
+        self.validate()?;
         if self.batch.is_empty() && self.before.is_empty() {
             return Ok(Vec::new());
         }
@@ -166,13 +166,44 @@ impl Pipeline {
     /// command, a `Vec`, ...), failing on the first command that failed, with its index and
     /// name.
     pub fn query<T: FromReply>(&self) -> Result<T, Error> {
-        self.batch.validate()?;
+        self.validate()?;
         if self.batch.is_empty() && self.before.is_empty() {
             return Ok(T::from_reply(Value::Array(Vec::new().into()))?);
         }
         let mut conn = self.client.pool().get()?;
         let values = self.run_on(&mut conn)?;
         self.convert(values)
+    }
+
+    /// Refuses a batch that cannot be sent: a command without a name or with an invalid
+    /// argument, or one after which replies no longer come one per command (the (un)subscribe
+    /// commands, MONITOR, CLIENT REPLY): replies are matched to commands by their order.
+    fn validate(&self) -> Result<(), Error> {
+        self.batch.validate()?;
+        // Only a batch with a state-changing command can hold one of those.
+        if self.changes_state || !self.before.is_empty() {
+            let batch =
+                (0..self.batch.len()).map(|i| (i, self.batch.arg_bytes(i).take(2).collect()));
+            let before = self
+                .before
+                .iter()
+                .map(|c| (usize::MAX, c.arg_bytes().take(2).collect()));
+            for (index, args) in batch.chain(before) {
+                let args: Vec<&[u8]> = args;
+                if let Some(name) = breaks_reply_order(&args) {
+                    let place = if index == usize::MAX {
+                        "a command run first".to_owned()
+                    } else {
+                        format!("command {index} of the pipeline")
+                    };
+                    return Err(Error::InvalidRequest(format!(
+                        "{place} ({name}) changes how many replies the commands after it get; \
+                         send it on a connection of its own"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The replies as `T`, or the first command error, with its index and name.
@@ -221,7 +252,7 @@ impl Pipeline {
     ) -> Result<Vec<Value>, Error> {
         for command in &self.before {
             crate::client::check(command)?;
-            crate::client::run_raw(conn, command)?;
+            crate::client::run_on(conn, command)?;
         }
         if self.batch.is_empty() {
             return Ok(Vec::new());
@@ -283,8 +314,12 @@ impl Pipeline {
             }
         }
         let exec = replies.next().unwrap_or(Value::Null);
-        if let Value::Error(text) = &multi {
-            return Err(Error::Server(ServerError::parse(text)));
+        if let Value::Error(text) | Value::BulkError(text) = &multi {
+            // Without MULTI the server ran each command on its own as it came: not a
+            // transaction, and not "nothing ran".
+            return Err(Error::MultiRefused {
+                error: ServerError::parse(text),
+            });
         }
         match exec {
             Value::Array(replies) if replies.len() == n => Ok(replies.into_vec()),
@@ -388,18 +423,21 @@ impl WatchedPipeline {
     }
 
     fn run(&mut self) -> Result<Vec<Value>, Error> {
-        self.batch.batch.validate()?;
+        self.batch.validate()?;
         let conn = self.conn.get_mut();
         let result = if self.batch.is_empty() {
             crate::client::run_raw(conn, &cmd("UNWATCH")).map(|_| Vec::new())
         } else {
             self.batch.run_on(conn)
         };
-        match &result {
-            Ok(_) | Err(Error::WatchConflict | Error::ExecAbort { .. } | Error::Server(_)) => {
-                self.watching = false;
-            }
-            Err(_) => {}
+        // Only an EXEC that ran (or was discarded, or found a conflict) or an UNWATCH that
+        // succeeded ends the watch. Any other failure (a command run first, a refused MULTI,
+        // EXEC's own error) may leave keys watched: the connection is then closed on drop.
+        if matches!(
+            &result,
+            Ok(_) | Err(Error::WatchConflict | Error::ExecAbort { .. })
+        ) {
+            self.watching = false;
         }
         result
     }
@@ -423,13 +461,25 @@ impl WatchedPipeline {
 impl redis_commands::Commands for WatchedPipeline {
     type Error = Error;
 
-    /// Runs a command at once on the pinned connection.
+    /// Runs a command at once on the pinned connection. MULTI, EXEC and DISCARD are refused:
+    /// [`WatchedPipeline::multi`] and [`WatchedPipeline::execute`] run the transaction. A
+    /// command that changes the connection's state (SELECT, CLIENT ...) has it closed after
+    /// the transaction instead of going back to the pool.
     fn run_cmd(&self, cmd: &Cmd) -> Result<Value, Error> {
         crate::client::check(cmd)?;
+        if [&b"MULTI"[..], b"EXEC", b"DISCARD"]
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(cmd.name()))
+        {
+            return Err(Error::InvalidRequest(format!(
+                "{} cannot run directly on a watched pipeline; use multi() and execute()",
+                String::from_utf8_lossy(cmd.name())
+            )));
+        }
         let mut conn = self.conn.try_borrow_mut().map_err(|_| {
             Error::InvalidRequest("the connection is already running a command".to_owned())
         })?;
-        let result = crate::client::run_raw(&mut conn, cmd);
+        let result = crate::client::run_on(&mut conn, cmd);
         let readonly = matches!(&result, Err(e) if crate::client::is_readonly(e));
         self.batch.client.after_request(&mut conn, readonly);
         result
@@ -545,4 +595,31 @@ impl redis_ext::ScriptPipeline for Pipeline {
     fn run_first(&mut self, cmd: Cmd) -> &mut Self {
         Pipeline::run_first(self, cmd)
     }
+}
+
+/// The name of a command after which replies no longer come one per command, if `args` is
+/// one: the (un)subscribe commands (one reply per channel, or pushes), MONITOR (a stream of
+/// lines), CLIENT REPLY (no replies, or one skipped).
+fn breaks_reply_order(args: &[&[u8]]) -> Option<String> {
+    const NAMES: &[&[u8]] = &[
+        b"SUBSCRIBE",
+        b"PSUBSCRIBE",
+        b"SSUBSCRIBE",
+        b"UNSUBSCRIBE",
+        b"PUNSUBSCRIBE",
+        b"SUNSUBSCRIBE",
+        b"MONITOR",
+    ];
+    let name = args.first()?;
+    let client_reply = name.eq_ignore_ascii_case(b"CLIENT")
+        && args
+            .get(1)
+            .is_some_and(|sub| sub.eq_ignore_ascii_case(b"REPLY"));
+    if client_reply {
+        return Some("CLIENT REPLY".to_owned());
+    }
+    NAMES
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
+        .then(|| String::from_utf8_lossy(name).to_uppercase())
 }
