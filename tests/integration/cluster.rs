@@ -18,7 +18,9 @@ use redis_client::{
 };
 use tests::{RedisCluster, RedisServer, eventually};
 
-use crate::cluster_util::{calls, migrate_keys, node_client, owner_of, set_slot, start_migration};
+use crate::cluster_util::{
+    calls, migrate_keys, node_client, owner_of, set_slot, start_migration, wait_replicated,
+};
 
 /// Bound of every wait for the cluster to converge.
 const CONVERGE: Duration = Duration::from_secs(20);
@@ -859,11 +861,27 @@ fn cluster_reads_from_replicas_and_scans_every_primary() {
         Err(Error::Cluster(ClusterError::Unsupported { .. }))
     ));
 
-    // Reads from replicas: the writes are replicated first (WAIT on every primary).
+    // Reads from replicas: the writes are replicated first.
     let key = "replica:key";
     client.set(key, "v").unwrap();
     client.hset("replica:hash", [("f", "1")]).unwrap();
-    assert_eq!(client.wait(1, 5_000).unwrap(), 1);
+    wait_replicated(&client);
+    // WAIT alone is refused: it would count only the writes of the pooled connection it
+    // happened to run on. A write and WAIT in one pipeline of the slot's primary count that
+    // write.
+    assert!(matches!(
+        client.wait(1, 100),
+        Err(Error::Cluster(ClusterError::Unsupported { .. }))
+    ));
+    let primary = client.client_for_slot(key_slot(key.as_bytes())).unwrap();
+    let ((), acked): ((), i64) = primary
+        .pipeline()
+        .transaction(false)
+        .set(key, "v")
+        .wait(1, 5_000)
+        .query()
+        .unwrap();
+    assert_eq!(acked, 1);
     let owner = cluster.primary_for_slot(key_slot(key.as_bytes()));
     let replica = cluster.replicas_of(owner)[0];
     let replicas_client = ClusterClient::builder_from_urls(&cluster.seed_urls()[..1])
@@ -910,7 +928,7 @@ fn cluster_reads_from_replicas_and_scans_every_primary() {
     let tag = tag_served_by(&cluster, "rm", owner, false);
     let moving = format!("{{{tag}}}:k");
     client.set(&moving, "moved").unwrap();
-    assert_eq!(client.wait(1, 5_000).unwrap(), 1);
+    wait_replicated(&client);
     let v: Option<String> = replicas_client.get(&moving).unwrap();
     assert_eq!(v.as_deref(), Some("moved"));
     let new_owner = *cluster.primaries().iter().find(|&&p| p != owner).unwrap();

@@ -42,6 +42,7 @@ use tests::{RedisCluster, eventually};
 
 use crate::cluster_util::{
     calls, info_stat, migrate_keys, node_client, owner_of, set_slot, start_migration,
+    wait_replicated,
 };
 
 /// Bound of every wait for the cluster or the workload to converge.
@@ -1011,8 +1012,8 @@ impl FailoverWorkload {
                     .collect()
             })
             .collect();
-        // The seeds are on every replica before any fault (WAIT on every primary).
-        assert_eq!(client.wait(1, 5_000).expect("WAIT"), 1);
+        // The seeds are on every replica before any fault.
+        wait_replicated(client);
         let all: Vec<Arc<Tracked>> = owned.iter().flatten().cloned().collect();
         let slots = owned
             .iter()
@@ -1273,4 +1274,31 @@ fn cluster_failover_under_write_load_keeps_every_acknowledged_write() {
          acknowledged writes per writer: {max_gaps:?}; {summary:?}; test time {:?}",
         started.elapsed()
     );
+}
+
+/// A cluster pipeline whose nodes cannot all be reached fails before anything is sent: the
+/// error is safe to retry, and the reachable node ran none of its commands. (It used to
+/// write to the first node before checking out the second.)
+#[test]
+fn a_pipeline_with_an_unreachable_node_sends_nothing() {
+    let mut cluster = RedisCluster::start(3, 0);
+    let client = cluster_client(&cluster, Duration::from_secs(2));
+    let keys = keys_per_primary(&cluster, "pr:", 1);
+    let primaries = cluster.primaries();
+    // Connections to every node exist, so the map is known; then the last primary dies.
+    for bucket in &keys {
+        client.set(&bucket[0], 0).expect("SET");
+    }
+    let dead = *primaries.last().expect("a primary");
+    cluster.node_mut(dead).kill();
+    let mut pipe = client.pipeline();
+    for bucket in &keys {
+        pipe.incr(&bucket[0]);
+    }
+    let err = pipe.execute().expect_err("a node is down");
+    assert!(err.is_retryable(), "{err}");
+    for bucket in &keys[..keys.len() - 1] {
+        let n: i64 = client.get(&bucket[0]).expect("GET");
+        assert_eq!(n, 0, "{} was incremented", bucket[0]);
+    }
 }

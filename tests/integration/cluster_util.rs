@@ -88,6 +88,49 @@ pub(crate) fn info_stat(
         .unwrap_or(0)
 }
 
+/// Waits (at most 10 s) until every replica of every primary has caught up with its
+/// primary's replication offset: what a test needs before reading from replicas. (`WAIT`
+/// would count only the writes of its own connection.)
+pub(crate) fn wait_replicated(client: &redis_client::ClusterClient) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for primary in client.primaries() {
+        loop {
+            let info: String = cmd("INFO")
+                .arg("replication")
+                .query(&primary)
+                .expect("INFO");
+            let field = |line: &str, key: &str| -> Option<u64> {
+                line.split(',')
+                    .find_map(|kv| kv.strip_prefix(key))
+                    .and_then(|n| n.trim().parse().ok())
+            };
+            let mut master = None;
+            let mut replicas = Vec::new();
+            for line in info.lines() {
+                if let Some(n) = line.strip_prefix("master_repl_offset:") {
+                    master = n.trim().parse::<u64>().ok();
+                } else if line.starts_with("slave") && line.contains("offset=") {
+                    replicas.push(field(
+                        line.split_once(':').map_or("", |(_, r)| r),
+                        "offset=",
+                    ));
+                }
+            }
+            let caught_up = master.is_some_and(|m| {
+                !replicas.is_empty() && replicas.iter().all(|r| r.is_some_and(|o| o >= m))
+            });
+            if caught_up {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "replicas did not catch up: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// `calls` of `cmdstat_<name>` in node `i`'s `INFO commandstats` (0 when never called).
 pub(crate) fn calls(cluster: &RedisCluster, i: usize, name: &str) -> u64 {
     info_stat(

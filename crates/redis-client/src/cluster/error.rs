@@ -74,6 +74,14 @@ pub enum ClusterError {
         /// What was wrong.
         detail: String,
     },
+    /// A cluster pipeline failed after part of it had been sent: the commands of some nodes
+    /// may have run. Not safe to send again as a whole; `source` says what failed.
+    #[error("the pipeline failed after part of it was sent (some commands may have run): {source}")]
+    PartlyRun {
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// The client's settings cannot be used for a cluster (no seed, a Unix socket, a
     /// database other than 0).
     #[error("invalid cluster configuration: {0}")]

@@ -86,12 +86,12 @@ use self::topology::{Node, NodeAddr, Topology, layout_from_shards, layout_from_s
 /// | SCRIPT EXISTS | every primary | element by element, 1 only where every primary has the script |
 /// | SCRIPT KILL, FUNCTION KILL | every primary | success when one primary (the busy one) succeeded |
 /// | FUNCTION LOAD, FUNCTION DELETE, FUNCTION FLUSH, FUNCTION RESTORE, MEMORY PURGE | every primary | the first reply, when every primary succeeded |
-/// | WAIT, WAITAOF | every primary | the minimum (element by element for WAITAOF) |
 /// | CONFIG SET, CONFIG RESETSTAT, CONFIG REWRITE, ACL SETUSER, ACL DELUSER, ACL SAVE, SLOWLOG RESET | every node, replicas included | the first reply, when every node succeeded |
 /// | SLOWLOG LEN, LATENCY RESET | every node | the sum |
 /// | SLOWLOG GET | every node | the entries of all, concatenated |
 /// | RANDOMKEY | the primaries in random order, until one has a key | that key, or nil |
 /// | CLUSTER COUNTKEYSINSLOT, CLUSTER GETKEYSINSLOT | the primary serving the slot argument | the node's reply |
+/// | WAIT, WAITAOF | nowhere | [`ClusterError::Unsupported`]: they wait for the writes of the connection they run on, which a pooled cluster command does not control; send the write and WAIT in one pipeline of [`ClusterClient::client_for_slot`] |
 /// | SCAN | nowhere | [`ClusterError::Unsupported`]: a cursor belongs to one node; use [`ClusterClient::scan_iter`] (every primary in turn), or scan each of [`ClusterClient::primaries`] |
 /// | every other command without keys (INFO, CONFIG GET, TIME, PUBLISH, CLUSTER INFO/NODES/SHARDS, FUNCTION LIST, EVAL with no key, ...) | a random primary | the node's reply |
 /// | a command the specification does not know (a module's) | a random primary; if it has keys, that node's MOVED reply leads to the right one | the node's reply |
@@ -148,7 +148,8 @@ use self::topology::{Node, NodeAddr, Topology, layout_from_shards, layout_from_s
 /// (connection errors, or CLUSTERDOWN after the retries) until the cluster promotes a replica;
 /// the first MOVED or refresh after that sends them to the new primary. Writes acknowledged
 /// by the old primary but not yet replicated can be lost by Redis itself (asynchronous
-/// replication); use WAIT where that matters.
+/// replication); where that matters, send the write and `WAIT` in one pipeline of
+/// [`ClusterClient::client_for_slot`], so that WAIT counts that write.
 ///
 /// # Reads from replicas
 ///
@@ -904,7 +905,7 @@ fn combine_replies(cmd: &Cmd, combine: Combine, replies: Vec<Value>) -> Result<V
             }
             Ok(Value::Array(all.into()))
         }
-        Combine::LogicalAnd | Combine::Min => {
+        Combine::LogicalAnd => {
             let mut acc: Option<Value> = None;
             for reply in replies {
                 acc = Some(match acc {
@@ -917,8 +918,8 @@ fn combine_replies(cmd: &Cmd, combine: Combine, replies: Vec<Value>) -> Result<V
     }
 }
 
-/// The smaller of two integers, or of two arrays of integers element by element (0/1 arrays
-/// combine as AND).
+/// Two arrays of 0/1 integers combined element by element with AND (the smaller of each
+/// pair), or the smaller of two integers.
 fn min_of(a: Value, b: Value) -> Result<Value, String> {
     match (a, b) {
         (Value::Integer(x), Value::Integer(y)) => Ok(Value::Integer(x.min(y))),
@@ -1239,9 +1240,6 @@ mod tests {
         assert!(
             combine_replies(&c, Combine::LogicalAnd, vec![arrays(&[1]), arrays(&[1, 1])]).is_err()
         );
-        let min =
-            combine_replies(&c, Combine::Min, vec![Value::Integer(2), Value::Integer(1)]).unwrap();
-        assert_eq!(min, Value::Integer(1));
         let concat = combine_replies(
             &c,
             Combine::Concat,

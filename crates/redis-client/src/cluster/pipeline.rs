@@ -399,13 +399,16 @@ impl ClusterPipeline {
         let outcome = if fits {
             self.write_all_then_read(&groups, &mut sort)
         } else {
+            let mut sent = false;
             groups.iter().try_for_each(|(node, indexes)| {
                 let mut batch = client.client_of(node).pipeline();
                 batch.transaction(false);
                 for &index in indexes {
                     batch.add_packed(&self.batch, index);
                 }
-                sort(node, indexes, batch.execute()?);
+                let replies = batch.execute().map_err(|e| partly_run(e, sent))?;
+                sent = true;
+                sort(node, indexes, replies);
                 Ok(())
             })
         };
@@ -419,7 +422,10 @@ impl ClusterPipeline {
             let target = routes[index].map_or(Target::AnyPrimary, Target::Slot);
             let command = self.batch.to_cmd(index);
             match client.run_with(&command, target, Some((node, error))) {
-                Err(e) if !matches!(e, Error::Server(_) | Error::Cluster(_)) => return Err(e),
+                // The rest of the pipeline has run by now.
+                Err(e) if !matches!(e, Error::Server(_) | Error::Cluster(_)) => {
+                    return Err(partly_run(e, true));
+                }
                 other => results[index] = Some(other),
             }
         }
@@ -493,16 +499,20 @@ impl ClusterPipeline {
         groups: &[NodeBatch],
         sort: &mut Sorter<'_>,
     ) -> Result<(), Error> {
-        // A connection dropped with replies unread is closed by its pool.
-        let mut conns: Vec<PooledConnection> = Vec::with_capacity(groups.len());
-        for (node, indexes) in groups {
-            let mut conn = self.client.pool_of(node).get()?;
+        // Every node's connection first: a node that cannot be reached fails the pipeline
+        // before anything is sent. A connection dropped with replies unread is closed by its
+        // pool.
+        let mut conns: Vec<PooledConnection> = groups
+            .iter()
+            .map(|(node, _)| self.client.pool_of(node).get())
+            .collect::<Result<_, _>>()?;
+        for (i, ((_, indexes), conn)) in groups.iter().zip(conns.iter_mut()).enumerate() {
             conn.send_with(indexes.len(), |buf| {
                 for &index in indexes {
                     self.batch.write(index, buf);
                 }
-            })?;
-            conns.push(conn);
+            })
+            .map_err(|e| partly_run(e.into(), i > 0))?;
         }
         let mut replies = Vec::new();
         for ((node, indexes), conn) in groups.iter().zip(conns.iter_mut()) {
@@ -562,5 +572,17 @@ impl ClusterPipeline {
 impl PipelineCommands for ClusterPipeline {
     fn queue_cmd(&mut self, cmd: Cmd) -> &mut Self {
         self.add(cmd)
+    }
+}
+
+/// `error`, or when part of the pipeline was already sent and `error` would read as safe to
+/// send again, [`ClusterError::PartlyRun`] around it.
+fn partly_run(error: Error, sent: bool) -> Error {
+    if sent && error.is_retryable() {
+        Error::Cluster(ClusterError::PartlyRun {
+            source: Box::new(error),
+        })
+    } else {
+        error
     }
 }

@@ -43,8 +43,6 @@ pub(crate) enum Combine {
     Concat,
     /// Arrays of 0/1 integers are combined element by element with AND.
     LogicalAnd,
-    /// Integers (or arrays of integers, element by element) keep their minimum.
-    Min,
 }
 
 /// What the table says about a keyless command.
@@ -62,6 +60,11 @@ use Policy::Route as R;
 use Route::Fanout;
 use Targets::{AllNodes, Primaries};
 
+/// Why WAIT and WAITAOF are refused on their own.
+const WAIT_ALONE: &str = "it waits for the writes of the connection it runs on, and a cluster \
+     command runs on any connection of the node's pool; send the write and WAIT in one pipeline \
+     of `ClusterClient::client_for_slot`";
+
 /// The commands whose route is not "the slot of the keys" or "a random primary". A `None`
 /// subcommand matches any. Keep in sync with the table of the `ClusterClient` docs.
 const TABLE: &[(&str, Option<&str>, Policy)] = &[
@@ -70,8 +73,6 @@ const TABLE: &[(&str, Option<&str>, Policy)] = &[
     ("FLUSHALL", None, R(Fanout(Primaries, AllSucceeded))),
     ("FLUSHDB", None, R(Fanout(Primaries, AllSucceeded))),
     ("PING", None, R(Fanout(Primaries, AllSucceeded))),
-    ("WAIT", None, R(Fanout(Primaries, Min))),
-    ("WAITAOF", None, R(Fanout(Primaries, Min))),
     ("RANDOMKEY", None, R(Route::RandomKey)),
     ("SCRIPT", Some("LOAD"), R(Fanout(Primaries, AllSucceeded))),
     ("SCRIPT", Some("FLUSH"), R(Fanout(Primaries, AllSucceeded))),
@@ -111,6 +112,8 @@ const TABLE: &[(&str, Option<&str>, Policy)] = &[
     ("LATENCY", Some("RESET"), R(Fanout(AllNodes, Sum))),
     ("CLUSTER", Some("COUNTKEYSINSLOT"), Policy::SlotArgument(2)),
     ("CLUSTER", Some("GETKEYSINSLOT"), Policy::SlotArgument(2)),
+    ("WAIT", None, Policy::Unsupported(WAIT_ALONE)),
+    ("WAITAOF", None, Policy::Unsupported(WAIT_ALONE)),
     (
         "SCAN",
         None,
