@@ -806,6 +806,8 @@ fn cluster_pipelines_and_transactions_split_by_node_and_follow_redirects() {
     let (moved, stays) = (format!("{{{tag}}}:moved"), format!("{{{tag}}}:stays"));
     client.set(&moved, "there").unwrap();
     client.set(&stays, "here").unwrap();
+    let counter = format!("{{{tag}}}:counter");
+    client.set(&counter, 0).unwrap();
     start_migration(&cluster, slot, source, target);
     migrate_keys(&cluster, source, target, &[&moved]);
     let got: (String, String, String) = client
@@ -817,6 +819,27 @@ fn cluster_pipelines_and_transactions_split_by_node_and_follow_redirects() {
         .unwrap();
     assert_eq!(got, ("there".into(), "here".into(), "other".into()));
     assert_eq!(client.slot_owner(slot), Some(owner_of(&cluster, source)));
+
+    // A transaction whose closure writes at once and then reads a key that already moved
+    // (ASK): the write ran, so the attempt is not run again; the refusal says so.
+    let mut runs = 0;
+    let result = client.transaction([&stays], |pipe| {
+        runs += 1;
+        pipe.incr(&counter)?;
+        let _: Option<String> = pipe.get(&moved)?;
+        pipe.multi().set(&stays, "after");
+        Ok(())
+    });
+    match result {
+        Err(Error::Cluster(ClusterError::PartlyRun { source })) => {
+            assert_eq!(source.server_kind(), Some(ServerErrorKind::Ask), "{source}");
+        }
+        other => panic!("expected PartlyRun, got {other:?}"),
+    }
+    assert_eq!(runs, 1);
+    let counted: i64 = node_client(&cluster, source).get(&counter).unwrap();
+    assert_eq!(counted, 1, "the write outside the transaction ran once");
+    node_client(&cluster, source).del(&counter).unwrap();
     migrate_keys(&cluster, source, target, &[&stays]);
     assign_slot(&cluster, slot, cluster.node_id(target));
 }

@@ -383,6 +383,8 @@ pub struct WatchedPipeline {
     conn: std::cell::RefCell<PooledConnection>,
     batch: Pipeline,
     watching: bool,
+    /// Commands run at once that are not known reads (they may have written).
+    writes_sent: std::cell::Cell<usize>,
 }
 
 impl WatchedPipeline {
@@ -395,6 +397,7 @@ impl WatchedPipeline {
             conn: std::cell::RefCell::new(conn),
             batch,
             watching: true,
+            writes_sent: std::cell::Cell::new(0),
         };
         crate::client::run_raw(pipeline.conn.get_mut(), &watch)?;
         Ok(pipeline)
@@ -449,6 +452,12 @@ impl WatchedPipeline {
         self.batch.convert(values)
     }
 
+    /// How many commands run at once on this pipeline were not known reads: they may have
+    /// written, outside the transaction.
+    pub(crate) fn writes_sent(&self) -> usize {
+        self.writes_sent.get()
+    }
+
     /// Sends UNWATCH and empties the batch; the connection can go back to the pool.
     pub fn reset(&mut self) -> Result<(), Error> {
         self.batch.clear();
@@ -480,6 +489,18 @@ impl redis_commands::Commands for WatchedPipeline {
             Error::InvalidRequest("the connection is already running a command".to_owned())
         })?;
         let result = crate::client::run_on(&mut conn, cmd);
+        // A redirect or a passing refusal (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) says the command
+        // did not run; anything else that is not a known read may have written.
+        let refused = matches!(&result, Err(Error::Server(e)) if matches!(
+            e.kind(),
+            ServerErrorKind::Moved
+                | ServerErrorKind::Ask
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+        ));
+        if !refused && !crate::cluster::replicas::is_read_only(cmd) {
+            self.writes_sent.set(self.writes_sent.get() + 1);
+        }
         let readonly = matches!(&result, Err(e) if crate::client::is_readonly(e));
         self.batch.client.after_request(&mut conn, readonly);
         result

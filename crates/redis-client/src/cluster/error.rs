@@ -74,9 +74,10 @@ pub enum ClusterError {
         /// What was wrong.
         detail: String,
     },
-    /// A cluster pipeline failed after part of it had been sent: the commands of some nodes
-    /// may have run. Not safe to send again as a whole; `source` says what failed.
-    #[error("the pipeline failed after part of it was sent (some commands may have run): {source}")]
+    /// A cluster pipeline failed after part of it had been sent (the commands of some nodes
+    /// may have run), or a cluster transaction was refused after its closure had run a write
+    /// at once. Not safe to send again as a whole; `source` says what failed.
+    #[error("the request failed after part of it was sent (some commands may have run): {source}")]
     PartlyRun {
         /// What failed.
         #[source]

@@ -5,7 +5,7 @@
 mod error;
 mod pipeline;
 mod pubsub;
-mod replicas;
+pub(crate) mod replicas;
 mod route;
 mod scan;
 mod slots;

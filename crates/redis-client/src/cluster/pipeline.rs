@@ -107,7 +107,9 @@ impl ClusterClient {
     /// the new primary, up to [`ClusterClientBuilder::max_redirects`] times. TRYAGAIN, ASK
     /// (the slot is migrating) and CLUSTERDOWN are retried likewise, after the backoff of
     /// [`ClusterClientBuilder::max_retries`]. So `f` may run more than once: keep it free of
-    /// side effects other than through the pipeline.
+    /// side effects other than through the pipeline. An attempt in which `f` ran a command
+    /// at once that is not a known read (a write outside the transaction) is not run again:
+    /// its refusal comes back as [`ClusterError::PartlyRun`].
     ///
     /// ```no_run
     /// use redis_client::{ClusterClient, Commands, PipelineCommands};
@@ -153,13 +155,30 @@ impl ClusterClient {
         loop {
             self.refresh_if_stale();
             let node = self.resolve(&target)?;
-            let result = self
-                .client_of(&node)
-                .transaction_with(&keys, policy, &mut f);
+            // Whether `f` ran a command at once that may have written: then a refusal does
+            // not mean the attempt did nothing, and it is not run again.
+            let wrote = std::cell::Cell::new(false);
+            let result = self.client_of(&node).transaction_with(
+                &keys,
+                policy,
+                |pipe: &mut WatchedPipeline| {
+                    let result = f(pipe);
+                    if pipe.writes_sent() > 0 {
+                        wrote.set(true);
+                    }
+                    result
+                },
+            );
             let error = match result {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             };
+            if wrote.get() && did_not_run(&error).is_some() {
+                return Err(ClusterError::PartlyRun {
+                    source: Box::new(error),
+                }
+                .into());
+            }
             match self.redirect_step(&error, &node, &mut redirects, &mut retries, "WATCH")? {
                 Step::Again => {}
                 Step::GiveUp => return Err(error),
