@@ -59,6 +59,8 @@ impl ClusterClient {
     /// # Ok::<(), redis_client::Error>(())
     /// ```
     pub fn scan_iter<T: FromReply>(&self, options: ScanOptions) -> ClusterScanIter<T> {
+        // The primaries are taken once, now: from a fresh map if this one is known stale.
+        self.refresh_if_stale();
         ClusterScanIter {
             nodes: self.primaries(),
             node: 0,
