@@ -618,29 +618,17 @@ impl redis_ext::ScriptPipeline for Pipeline {
     }
 }
 
-/// The name of a command after which replies no longer come one per command, if `args` is
-/// one: the (un)subscribe commands (one reply per channel, or pushes), MONITOR (a stream of
-/// lines), CLIENT REPLY (no replies, or one skipped).
+/// The name of a command after which replies no longer come one per command, if `args` (its
+/// first two arguments) is one ([`redis_conn::changes_reply_count`]).
 fn breaks_reply_order(args: &[&[u8]]) -> Option<String> {
-    const NAMES: &[&[u8]] = &[
-        b"SUBSCRIBE",
-        b"PSUBSCRIBE",
-        b"SSUBSCRIBE",
-        b"UNSUBSCRIBE",
-        b"PUNSUBSCRIBE",
-        b"SUNSUBSCRIBE",
-        b"MONITOR",
-    ];
     let name = args.first()?;
-    let client_reply = name.eq_ignore_ascii_case(b"CLIENT")
-        && args
-            .get(1)
-            .is_some_and(|sub| sub.eq_ignore_ascii_case(b"REPLY"));
-    if client_reply {
-        return Some("CLIENT REPLY".to_owned());
+    if !redis_conn::changes_reply_count(name, args.get(1).copied()) {
+        return None;
     }
-    NAMES
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case(name))
-        .then(|| String::from_utf8_lossy(name).to_uppercase())
+    let name = String::from_utf8_lossy(name).to_uppercase();
+    Some(if name == "CLIENT" {
+        "CLIENT REPLY".to_owned()
+    } else {
+        name
+    })
 }

@@ -35,7 +35,7 @@ pub use crate::connection::Connection;
 pub use crate::error::{Error, Phase, ServerError, ServerErrorKind};
 pub use crate::secret::Secret;
 pub use crate::shared::{SharedConnection, SharedStats};
-pub use crate::state::is_state_changing;
+pub use crate::state::{changes_reply_count, is_state_changing};
 pub use crate::tls::insecure_tls_warned;
 pub use crate::transport::Transport;
 pub use crate::url::ConfigError;

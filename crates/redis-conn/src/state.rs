@@ -12,6 +12,7 @@ const STATE_CHANGING: &[&[u8]] = &[
     b"QUIT",
     b"MULTI",
     b"WATCH",
+    // The commands of `REPLY_COUNT_CHANGING`, again, so that one scan of this list answers.
     b"SUBSCRIBE",
     b"PSUBSCRIBE",
     b"SSUBSCRIBE",
@@ -26,6 +27,38 @@ const STATE_CHANGING: &[&[u8]] = &[
     b"PSYNC",
     b"REPLCONF",
 ];
+
+/// Commands after which replies no longer come one per command: the (un)subscribe commands
+/// (one reply per channel, or push messages) and MONITOR (a stream of lines). `CLIENT REPLY`
+/// too, by its subcommand.
+const REPLY_COUNT_CHANGING: &[&[u8]] = &[
+    b"SUBSCRIBE",
+    b"PSUBSCRIBE",
+    b"SSUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"PUNSUBSCRIBE",
+    b"SUNSUBSCRIBE",
+    b"MONITOR",
+];
+
+/// Whether a command (its name and, if any, its first argument; any case) changes how many
+/// replies the commands after it on the same connection get: the (un)subscribe commands,
+/// MONITOR and `CLIENT REPLY`. Such a command cannot go in a batch whose replies are matched
+/// to its commands by their order.
+///
+/// ```
+/// assert!(redis_conn::changes_reply_count(b"subscribe", Some(b"news")));
+/// assert!(redis_conn::changes_reply_count(b"CLIENT", Some(b"REPLY")));
+/// assert!(!redis_conn::changes_reply_count(b"CLIENT", Some(b"GETNAME")));
+/// ```
+pub fn changes_reply_count(name: &[u8], first_argument: Option<&[u8]>) -> bool {
+    if name.eq_ignore_ascii_case(b"CLIENT") {
+        return first_argument.is_some_and(|sub| sub.eq_ignore_ascii_case(b"REPLY"));
+    }
+    REPLY_COUNT_CHANGING
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(name))
+}
 
 /// The length of the shortest and of the longest name of [`STATE_CHANGING`].
 const SHORTEST: usize = name_length(false);
