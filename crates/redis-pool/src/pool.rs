@@ -225,8 +225,23 @@ impl Pool {
 
     /// Checks a connection out, as described in the [crate docs](crate).
     pub fn get(&self) -> Result<PooledConnection, Error> {
+        self.checkout(self.inner.options.checkout)
+    }
+
+    /// Checks a connection out without waiting, whatever [`PoolOptions::checkout`] says: an
+    /// idle one, or a new one when there is room; [`Error::Exhausted`] otherwise. For work
+    /// that has a way around a busy pool (a cluster client refreshing its slot map opens a
+    /// connection of its own instead).
+    pub fn try_get(&self) -> Result<PooledConnection, Error> {
+        self.checkout(Checkout::FailFast)
+    }
+
+    fn checkout(&self, mode: Checkout) -> Result<PooledConnection, Error> {
         let inner = &*self.inner;
-        let options = inner.options;
+        let options = PoolOptions {
+            checkout: mode,
+            ..inner.options
+        };
         let mut deadline = None;
         let mut waited = false;
         loop {

@@ -200,6 +200,28 @@ fn a_waiter_gets_the_returned_connection() {
     assert_eq!(pool.stats().created, 1);
 }
 
+/// `try_get` never waits, even on a pool whose checkouts wait: an idle connection, a new one
+/// when there is room, or `Exhausted` at once.
+#[test]
+fn try_get_never_waits() {
+    let (pool, _) = pool(
+        PoolOptions::new()
+            .max_size(1)
+            .checkout(Checkout::Wait(Some(Duration::from_secs(30)))),
+    );
+    let held = pool.try_get().unwrap();
+    let started = Instant::now();
+    assert!(matches!(
+        pool.try_get(),
+        Err(Error::Exhausted { max_size: 1 })
+    ));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(held);
+    // The connection just returned is taken again.
+    drop(pool.try_get().unwrap());
+    assert_eq!(pool.stats().created, 1);
+}
+
 /// A wait too long to add to a clock (`Duration::MAX`, a way to write "forever") waits
 /// without a deadline instead of panicking.
 #[test]

@@ -760,15 +760,19 @@ impl ClusterClient {
     ) -> Result<Vec<topology::ShardLayout>, Error> {
         let mut pooled: PooledConnection;
         let mut own: Connection;
-        let conn: &mut Connection = match node {
-            Some(node) => {
-                pooled = self.pool_of(node).get()?;
+        // A pooled connection when one is free at once; never a wait for one (the refresh
+        // slot is held meanwhile): a busy pool's node gets a connection of its own.
+        let free = node.map(|node| self.pool_of(node).try_get());
+        let conn: &mut Connection = match free {
+            Some(Ok(conn)) => {
+                pooled = conn;
                 &mut pooled
             }
-            None => {
+            Some(Err(redis_pool::Error::Exhausted { .. })) | None => {
                 own = self.open_connection(addr)?;
                 &mut own
             }
+            Some(Err(e)) => return Err(e.into()),
         };
         let tls = self.inner.config.tls().is_some();
         match run_raw(conn, &build::cluster_shards()) {
