@@ -144,10 +144,7 @@ fn open_idle(c: &Client, n: usize) {
 fn a_readonly_reply_in_a_batch_clears_the_pool() {
     let master = RedisServer::start();
     let demoted = RedisServer::start();
-    let port = master.port().to_string();
-    demoted
-        .raw()
-        .request(["REPLICAOF", "127.0.0.1", port.as_str()]);
+    demoted.replicate_from(&master);
     for transaction in [false, true] {
         for typed in [false, true] {
             let c = demoted

@@ -1309,10 +1309,7 @@ fn readonly_clears_the_pool() {
         .clear_pool_on_readonly(true);
     open_idle(&client, 3);
     assert_eq!(client.pool().stats().idle, 3);
-    let port = master.port().to_string();
-    demoted
-        .raw()
-        .request(["REPLICAOF", "127.0.0.1", port.as_str()]);
+    demoted.replicate_from(&master);
     let err = client.set("k", "v").expect_err("a replica refuses writes");
     assert_eq!(
         err.server_kind(),

@@ -377,10 +377,7 @@ fn a_state_changing_pipeline_never_reaches_the_next_borrower() {
 fn a_readonly_rejection_in_a_watched_transaction_clears_the_pool() {
     let master = RedisServer::start();
     let demoted = RedisServer::start();
-    let port = master.port().to_string();
-    demoted
-        .raw()
-        .request(["REPLICAOF", "127.0.0.1", port.as_str()]);
+    demoted.replicate_from(&master);
     let c = demoted
         .client_builder()
         .max_connections(4)

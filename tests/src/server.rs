@@ -372,6 +372,14 @@ impl RedisServer {
             .unwrap_or_else(|e| self.fail(&format!("cannot connect to {}: {e}", path.display())))
     }
 
+    /// Makes this server a replica of `master` (`REPLICAOF`, as Sentinel does to a demoted
+    /// master): from then on it answers writes with READONLY.
+    pub fn replicate_from(&self, master: &RedisServer) {
+        let port = master.port().to_string();
+        self.raw()
+            .request(["REPLICAOF", "127.0.0.1", port.as_str()]);
+    }
+
     /// A [`RawConnection`] over a new TCP connection, with default decoder limits.
     pub fn raw(&self) -> RawConnection {
         RawConnection::new(self.connect())

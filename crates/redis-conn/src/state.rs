@@ -1,9 +1,10 @@
 //! Which commands change the state of the connection they run on.
 
 /// Commands that change the state of the connection they run on (its database, user,
-/// protocol, transaction, subscriptions, replies or role), or the number of replies the
-/// commands after them get. A pool closes a connection that ran one instead of lending it
-/// again, and a [`SharedConnection`](crate::SharedConnection) refuses them.
+/// protocol, transaction, replies or role); with [`REPLY_COUNT_CHANGING`] (subscriptions,
+/// MONITOR), what [`is_state_changing`] answers for. A pool closes a connection that ran one
+/// instead of lending it again, and a [`SharedConnection`](crate::SharedConnection) refuses
+/// them.
 const STATE_CHANGING: &[&[u8]] = &[
     b"SELECT",
     b"AUTH",
@@ -12,14 +13,6 @@ const STATE_CHANGING: &[&[u8]] = &[
     b"QUIT",
     b"MULTI",
     b"WATCH",
-    // The commands of `REPLY_COUNT_CHANGING`, again, so that one scan of this list answers.
-    b"SUBSCRIBE",
-    b"PSUBSCRIBE",
-    b"SSUBSCRIBE",
-    b"UNSUBSCRIBE",
-    b"PUNSUBSCRIBE",
-    b"SUNSUBSCRIBE",
-    b"MONITOR",
     b"READONLY",
     b"READWRITE",
     b"CLIENT",
@@ -60,19 +53,24 @@ pub fn changes_reply_count(name: &[u8], first_argument: Option<&[u8]>) -> bool {
         .any(|c| c.eq_ignore_ascii_case(name))
 }
 
-/// The length of the shortest and of the longest name of [`STATE_CHANGING`].
+/// The length of the shortest and of the longest name of both lists.
 const SHORTEST: usize = name_length(false);
 const LONGEST: usize = name_length(true);
 
 const fn name_length(longest: bool) -> usize {
     let mut found = if longest { 0 } else { usize::MAX };
-    let mut i = 0;
-    while i < STATE_CHANGING.len() {
-        let len = STATE_CHANGING[i].len();
-        if (longest && len > found) || (!longest && len < found) {
-            found = len;
+    let lists = [STATE_CHANGING, REPLY_COUNT_CHANGING];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            let len = lists[l][i].len();
+            if (longest && len > found) || (!longest && len < found) {
+                found = len;
+            }
+            i += 1;
         }
-        i += 1;
+        l += 1;
     }
     found
 }
@@ -91,5 +89,35 @@ pub fn is_state_changing(name: &[u8]) -> bool {
     if !(SHORTEST..=LONGEST).contains(&name.len()) {
         return false;
     }
-    STATE_CHANGING.iter().any(|c| c.eq_ignore_ascii_case(name))
+    STATE_CHANGING
+        .iter()
+        .chain(REPLY_COUNT_CHANGING)
+        .any(|c| c.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{changes_reply_count, is_state_changing};
+
+    #[test]
+    fn both_lists_count_as_state_changing() {
+        for name in [
+            &b"select"[..],
+            b"CLIENT",
+            b"SUBSCRIBE",
+            b"sunsubscribe",
+            b"MONITOR",
+        ] {
+            assert!(is_state_changing(name), "{}", String::from_utf8_lossy(name));
+        }
+        for name in [&b"GET"[..], b"SET", b"PUBLISH", b"SUBSCRIBED", b""] {
+            assert!(
+                !is_state_changing(name),
+                "{}",
+                String::from_utf8_lossy(name)
+            );
+        }
+        assert!(changes_reply_count(b"monitor", None));
+        assert!(!changes_reply_count(b"CLIENT", None));
+    }
 }
